@@ -1,0 +1,67 @@
+"""Lambda entry point for the events-table stream: one record per event, partial batch failures."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from processor.logic import ProcessorDeps, process_event
+from spillway_core.alerts import AlertPublisher
+from spillway_core.aws import client
+from spillway_core.domain_store import DomainStore
+from spillway_core.event_store import EventStore
+from spillway_core.settings import ProcessorSettings
+
+logger = Logger(service="spillway-processor")
+metrics = Metrics(namespace="Spillway", service="spillway-processor")
+batch = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+class DeadlineReached(Exception):
+    """Too little time is left to process another event safely; the stream will redeliver it."""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@cache
+def _dependencies() -> ProcessorDeps:
+    settings = ProcessorSettings.from_env(os.environ)
+    dynamodb = client("dynamodb", settings)
+    return ProcessorDeps(
+        settings=settings,
+        events=EventStore(dynamodb, settings.events_table),
+        domain=DomainStore(dynamodb, settings.domain_table),
+        alerts=AlertPublisher(client("sns", settings), settings.alerts_topic_arn),
+        clock_ms=_now_ms,
+        rng=random.SystemRandom(),
+    )
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    deps = _dependencies()
+    margin_ms = deps.settings.deadline_margin_seconds * 1000
+
+    def handle_record(record: DynamoDBRecord) -> str:
+        if context.get_remaining_time_in_millis() < margin_ms:
+            raise DeadlineReached
+        keys = record.dynamodb.keys if record.dynamodb else None
+        dedupe_key = str((keys or {}).get("pk", ""))
+        logger.set_correlation_id(dedupe_key)
+        outcome = process_event(dedupe_key, context.aws_request_id, deps)
+        metrics.add_metric(name=f"Event_{outcome}", unit=MetricUnit.Count, value=1)
+        logger.info(f"event {outcome}", extra={"outcome": outcome})
+        return outcome
+
+    response = process_partial_response(event=event, record_handler=handle_record, processor=batch, context=context)
+    return dict(response)

@@ -1,0 +1,140 @@
+"""Processor: claim an event under a lease, apply its domain effect exactly once, record the outcome."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from spillway_core.alerts import AlertPublisher, FailureAlert, scrub
+from spillway_core.domain_store import DomainStore, LeadChanged, OutboundMessage, lead_pk
+from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
+from spillway_core.event_store import ClaimedEvent, EventStore
+from spillway_core.payloads import NormalisedEvent
+
+if TYPE_CHECKING:
+    from spillway_core.settings import ProcessorSettings
+
+LEAD_WRITE_TRIES = 5
+
+
+@dataclass
+class ProcessorDeps:
+    settings: ProcessorSettings
+    events: EventStore
+    domain: DomainStore
+    alerts: AlertPublisher
+    clock_ms: Callable[[], int]
+    rng: random.Random
+
+
+def backoff_ms(attempts: int, base_s: float, cap_s: float, rng: random.Random) -> int:
+    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2^(attempts-1)))."""
+    ceiling = min(cap_s, base_s * 2 ** max(attempts - 1, 0))
+    return int(rng.uniform(0, ceiling) * 1000)
+
+
+def parse_time_ms(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return int(parsed.timestamp() * 1000)
+
+
+def apply_email_sent(claimed: ClaimedEvent, event: NormalisedEvent, deps: ProcessorDeps) -> bool:
+    """Record the outbound message with its rollup and follow-up; False if it was already recorded."""
+    if not event.scheduled_email_id:
+        raise PermanentProcessingError("EMAIL_SENT without scheduled_email_id")
+    message = OutboundMessage(
+        workspace_id=event.workspace_id,
+        scheduled_email_id=event.scheduled_email_id,
+        dedupe_key=claimed.dedupe_key,
+        # Deterministic across retries: the provider's time, else the time we received the webhook.
+        sent_at_ms=parse_time_ms(event.sent_at) or claimed.received_at_ms,
+        subject=event.subject,
+        campaign_id=event.campaign_id,
+        campaign_name=event.campaign_name,
+        sender_email_id=event.sender_email_id,
+        lead_email=event.lead_email,
+        lead_id=event.lead_id,
+        lead_first_name=event.lead_first_name,
+        lead_last_name=event.lead_last_name,
+    )
+    for _ in range(LEAD_WRITE_TRIES):
+        lead = deps.domain.read_lead(lead_pk(event.workspace_id, event.lead_email)) if event.lead_email else None
+        try:
+            return deps.domain.record_outbound(message, lead, deps.clock_ms())
+        except LeadChanged:
+            continue
+    raise RetryableProcessingError("lead kept changing under concurrent updates")
+
+
+EFFECTS: dict[str, Callable[[ClaimedEvent, NormalisedEvent, ProcessorDeps], bool]] = {
+    "EMAIL_SENT": apply_email_sent,
+}
+
+
+def apply_effect(claimed: ClaimedEvent, deps: ProcessorDeps) -> bool:
+    try:
+        event = NormalisedEvent.model_validate_json(claimed.normalised_json)
+    except ValidationError as exc:
+        raise PermanentProcessingError("stored event does not match the normalised model") from exc
+    effect = EFFECTS.get(claimed.event_type)
+    if effect is None:
+        raise PermanentProcessingError(f"no effect for event type {claimed.event_type}")
+    return effect(claimed, event, deps)
+
+
+def process_event(dedupe_key: str, owner: str, deps: ProcessorDeps) -> str:
+    """Run one event to its next state. Returns the outcome for logs and metrics.
+
+    Store failures while recording the outcome propagate: the stream redelivers the record, and if
+    the event stays RUNNING the sweeper releases it when the lease expires.
+    """
+    settings = deps.settings
+    claimed = deps.events.claim(dedupe_key, owner, deps.clock_ms(), settings.lease_seconds * 1000)
+    if claimed is None:
+        return "skipped"  # already claimed, finished, or not yet due: someone else owns it
+    if claimed.attempts > claimed.max_attempts:
+        # Earlier attempts died without recording anything (timeouts, crashes): stop here.
+        return _fail(claimed, owner, deps, "AttemptsExhausted", "attempts exhausted without an outcome")
+    try:
+        applied = apply_effect(claimed, deps)
+    except PermanentProcessingError as exc:
+        return _fail(claimed, owner, deps, type(exc).__name__, str(exc))
+    except Exception as exc:  # any other failure is retryable, within maxAttempts
+        if claimed.attempts >= claimed.max_attempts:
+            return _fail(claimed, owner, deps, type(exc).__name__, str(exc))
+        now = deps.clock_ms()
+        delay = backoff_ms(claimed.attempts, settings.backoff_base_seconds, settings.backoff_cap_seconds, deps.rng)
+        deps.events.mark_retry(dedupe_key, owner, now, now + delay, type(exc).__name__, scrub(str(exc)))
+        return "retry"
+    deps.events.mark_succeeded(dedupe_key, owner, deps.clock_ms())
+    return "succeeded" if applied else "succeeded_already_applied"
+
+
+def _fail(claimed: ClaimedEvent, owner: str, deps: ProcessorDeps, error_class: str, message: str) -> str:
+    safe = scrub(message)
+    if deps.events.mark_failed(claimed.dedupe_key, owner, deps.clock_ms(), error_class, safe):
+        # Only the processor that recorded FAILED alerts, so one failure is one alert.
+        deps.alerts.publish(
+            FailureAlert(
+                dedupe_key=claimed.dedupe_key,
+                provider=claimed.provider,
+                event_type=claimed.event_type,
+                attempts=claimed.attempts,
+                error_class=error_class,
+                message=safe,
+                inspect_command=f"spillway inspect '{claimed.dedupe_key}'",
+            )
+        )
+    return "failed"

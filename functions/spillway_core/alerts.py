@@ -1,0 +1,49 @@
+"""Failure alerts: safe metadata only (no emails, bodies or secrets), published to the alerts topic."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from spillway_core.errors import StoreUnavailable
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_SECRETISH = re.compile(r"(?i)(token|secret|password|authorization)=?\S*")
+MAX_ERROR_CHARS = 300
+
+
+def scrub(message: str) -> str:
+    """Remove addresses and secret-looking fragments, and bound the length of an error message."""
+    cleaned = _SECRETISH.sub(r"\1=<redacted>", _EMAIL.sub("<email>", message))
+    return cleaned[:MAX_ERROR_CHARS]
+
+
+@dataclass(frozen=True)
+class FailureAlert:
+    dedupe_key: str
+    provider: str
+    event_type: str
+    attempts: int
+    error_class: str
+    message: str
+    inspect_command: str
+
+
+class AlertPublisher:
+    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+        self._sns = sns_client
+        self._topic_arn = topic_arn
+
+    def publish(self, alert: FailureAlert) -> None:
+        try:
+            self._sns.publish(
+                TopicArn=self._topic_arn,
+                Subject=f"Spillway: {alert.event_type} event FAILED"[:100],
+                Message=json.dumps({"kind": "event_failed", **asdict(alert)}),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreUnavailable(f"alert publish: {type(exc).__name__}") from exc

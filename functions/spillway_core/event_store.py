@@ -1,0 +1,286 @@
+"""Data access for the events table. The only module that speaks DynamoDB for events."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from spillway_core.errors import DuplicateEvent, StoreUnavailable
+from spillway_core.status import EventAttr as A
+from spillway_core.status import EventStatus
+
+# DynamoDB items are limited to 400 KB. The raw body is kept verbatim when small, zlib-compressed
+# when that fits, and otherwise dropped with a flag (the normalised fields are always kept).
+RAW_INLINE_LIMIT = 16 * 1024
+RAW_COMPRESSED_LIMIT = 300 * 1024
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    dedupe_key: str
+    provider: str
+    event_type: str
+    normalised_json: str
+    raw_body: bytes
+    received_at_ms: int
+    max_attempts: int
+    expires_at_s: int
+    sweep_shard: str
+    pending_due_at_ms: int
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    dedupe_key: str
+    provider: str
+    event_type: str
+    received_at_ms: int
+    normalised_json: str
+    attempts: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class DueEvent:
+    dedupe_key: str
+    status: str
+    due_at_ms: int
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def raw_body_attributes(raw_body: bytes) -> dict[str, Any]:
+    if len(raw_body) <= RAW_INLINE_LIMIT:
+        return {A.RAW: {"S": raw_body.decode("utf-8", errors="replace")}}
+    compressed = zlib.compress(raw_body, 6)
+    if len(compressed) <= RAW_COMPRESSED_LIMIT:
+        return {A.RAW_ZLIB: {"B": compressed}}
+    return {A.RAW_TRIMMED: {"BOOL": True}}
+
+
+def decode_raw_body(item: dict[str, Any]) -> bytes | None:
+    if A.RAW in item:
+        return str(item[A.RAW]["S"]).encode()
+    if A.RAW_ZLIB in item:
+        return zlib.decompress(item[A.RAW_ZLIB]["B"])
+    return None
+
+
+class EventStore:
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._ddb = dynamodb_client
+        self._table = table_name
+
+    def _update(self, **kwargs: Any) -> dict[str, Any] | None:
+        """UpdateItem; None when its condition failed, StoreUnavailable on any other error."""
+        try:
+            response: dict[str, Any] = self._ddb.update_item(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return response
+
+    # --- ingest ---------------------------------------------------------------------------------
+
+    def put_new(self, event: NewEvent) -> None:
+        """The ingest's single write: a conditional PutItem that fails on a known dedupe key."""
+        item: dict[str, Any] = {
+            A.PK: {"S": event.dedupe_key},
+            A.PROVIDER: {"S": event.provider},
+            A.EVENT_TYPE: {"S": event.event_type},
+            A.STATUS: {"S": EventStatus.PENDING.value},
+            A.RECEIVED_AT: {"N": str(event.received_at_ms)},
+            A.UPDATED_AT: {"N": str(event.received_at_ms)},
+            A.RUN_AT: {"N": str(event.received_at_ms)},
+            A.ATTEMPTS: {"N": "0"},
+            A.MAX_ATTEMPTS: {"N": str(event.max_attempts)},
+            A.SWEEP_SHARD: {"S": event.sweep_shard},
+            A.DUE_AT: {"N": str(event.pending_due_at_ms)},
+            A.NORMALISED: {"S": event.normalised_json},
+            A.EXPIRES_AT: {"N": str(event.expires_at_s)},
+            **raw_body_attributes(event.raw_body),
+        }
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": A.PK},
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise DuplicateEvent(event.dedupe_key) from exc
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    # --- processor ------------------------------------------------------------------------------
+
+    def claim(self, dedupe_key: str, owner: str, now_ms: int, lease_ms: int) -> ClaimedEvent | None:
+        """PENDING -> RUNNING under a lease; attempts are counted here. None if not claimable."""
+        lease_expires = now_ms + lease_ms
+        response = self._update(
+            Key={A.PK: {"S": dedupe_key}},
+            ConditionExpression="#status = :pending",
+            UpdateExpression=(
+                "SET #status = :running, #owner = :owner, #lease = :lease, #due = :lease, #updated = :now "
+                "ADD #attempts :one"
+            ),
+            ExpressionAttributeNames={
+                "#status": A.STATUS,
+                "#owner": A.LEASE_OWNER,
+                "#lease": A.LEASE_EXPIRES_AT,
+                "#due": A.DUE_AT,
+                "#updated": A.UPDATED_AT,
+                "#attempts": A.ATTEMPTS,
+            },
+            ExpressionAttributeValues={
+                ":pending": {"S": EventStatus.PENDING.value},
+                ":running": {"S": EventStatus.RUNNING.value},
+                ":owner": {"S": owner},
+                ":lease": {"N": str(lease_expires)},
+                ":now": {"N": str(now_ms)},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        if response is None:
+            return None
+        item = response["Attributes"]
+        return ClaimedEvent(
+            dedupe_key=dedupe_key,
+            provider=item[A.PROVIDER]["S"],
+            event_type=item[A.EVENT_TYPE]["S"],
+            received_at_ms=int(item[A.RECEIVED_AT]["N"]),
+            normalised_json=item[A.NORMALISED]["S"],
+            attempts=int(item[A.ATTEMPTS]["N"]),
+            max_attempts=int(item[A.MAX_ATTEMPTS]["N"]),
+        )
+
+    def _finish(
+        self,
+        dedupe_key: str,
+        owner: str,
+        now_ms: int,
+        status: EventStatus,
+        extra_set: dict[str, dict[str, str]],
+        remove_sweep: bool,
+    ) -> bool:
+        names = {
+            "#status": A.STATUS,
+            "#owner": A.LEASE_OWNER,
+            "#lease": A.LEASE_EXPIRES_AT,
+            "#updated": A.UPDATED_AT,
+        }
+        values: dict[str, Any] = {
+            ":running": {"S": EventStatus.RUNNING.value},
+            ":new": {"S": status.value},
+            ":me": {"S": owner},
+            ":now": {"N": str(now_ms)},
+        }
+        sets = ["#status = :new", "#updated = :now"]
+        for index, (attr, value) in enumerate(extra_set.items()):
+            names[f"#x{index}"] = attr
+            values[f":x{index}"] = value
+            sets.append(f"#x{index} = :x{index}")
+        removes = ["#owner", "#lease"]
+        if remove_sweep:
+            # Terminal events leave the sparse sweep index, so it only ever holds live work.
+            names.update({"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT})
+            removes += ["#shard", "#due"]
+        response = self._update(
+            Key={A.PK: {"S": dedupe_key}},
+            ConditionExpression="#status = :running AND #owner = :me",
+            UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return response is not None
+
+    def mark_succeeded(self, dedupe_key: str, owner: str, now_ms: int) -> bool:
+        return self._finish(
+            dedupe_key, owner, now_ms, EventStatus.SUCCEEDED, {A.COMPLETED_AT: {"N": str(now_ms)}}, True
+        )
+
+    def mark_failed(self, dedupe_key: str, owner: str, now_ms: int, error_class: str, message: str) -> bool:
+        extra = {
+            A.COMPLETED_AT: {"N": str(now_ms)},
+            A.ERROR_CLASS: {"S": error_class},
+            A.LAST_ERROR: {"S": message},
+        }
+        return self._finish(dedupe_key, owner, now_ms, EventStatus.FAILED, extra, True)
+
+    def mark_retry(
+        self, dedupe_key: str, owner: str, now_ms: int, run_at_ms: int, error_class: str, message: str
+    ) -> bool:
+        extra = {
+            A.RUN_AT: {"N": str(run_at_ms)},
+            A.DUE_AT: {"N": str(run_at_ms)},
+            A.ERROR_CLASS: {"S": error_class},
+            A.LAST_ERROR: {"S": message},
+        }
+        return self._finish(dedupe_key, owner, now_ms, EventStatus.RETRY_WAIT, extra, False)
+
+    # --- sweeper --------------------------------------------------------------------------------
+
+    def query_due(self, index_name: str, shard: str, now_ms: int, limit: int) -> list[DueEvent]:
+        try:
+            response = self._ddb.query(
+                TableName=self._table,
+                IndexName=index_name,
+                KeyConditionExpression="#shard = :shard AND #due <= :now",
+                ExpressionAttributeNames={"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
+                ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(now_ms)}},
+                Limit=limit,
+            )
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return [
+            DueEvent(
+                dedupe_key=item[A.PK]["S"],
+                status=item[A.STATUS]["S"],
+                due_at_ms=int(item[A.DUE_AT]["N"]),
+            )
+            for item in response.get("Items", [])
+        ]
+
+    def wake(self, due: DueEvent, now_ms: int, next_due_ms: int) -> bool:
+        """Put a live event back to PENDING with a fresh stream record; safe if sweeps overlap.
+
+        The condition on the status and due time we saw makes a second sweeper (or a processor that
+        got there first) win cleanly: our update then simply does not apply.
+        """
+        response = self._update(
+            Key={A.PK: {"S": due.dedupe_key}},
+            ConditionExpression="#status = :seen AND #due = :seenDue",
+            UpdateExpression=(
+                "SET #status = :pending, #due = :nextDue, #updated = :now ADD #wakes :one REMOVE #owner, #lease"
+            ),
+            ExpressionAttributeNames={
+                "#status": A.STATUS,
+                "#due": A.DUE_AT,
+                "#updated": A.UPDATED_AT,
+                "#wakes": A.WAKES,
+                "#owner": A.LEASE_OWNER,
+                "#lease": A.LEASE_EXPIRES_AT,
+            },
+            ExpressionAttributeValues={
+                ":seen": {"S": due.status},
+                ":seenDue": {"N": str(due.due_at_ms)},
+                ":pending": {"S": EventStatus.PENDING.value},
+                ":nextDue": {"N": str(next_due_ms)},
+                ":now": {"N": str(now_ms)},
+                ":one": {"N": "1"},
+            },
+        )
+        return response is not None

@@ -1,0 +1,65 @@
+"""Function settings: read once, at handler entry, from the environment the stack sets.
+
+Names of the environment variables live here and in ``infra/config.py`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    events_table: str = Field(alias="EVENTS_TABLE", min_length=1)
+    aws_timeout_seconds: float = Field(alias="AWS_CALL_TIMEOUT_SECONDS", default=2.0, gt=0)
+    aws_max_attempts: int = Field(alias="AWS_MAX_ATTEMPTS", default=2, ge=1, le=10)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        return cls.model_validate(dict(environ))
+
+
+class IngestSettings(_Settings):
+    # Comma-separated SHA-256 hex digests of the accepted tokens: several at once allow rotation,
+    # and the template never holds a token itself.
+    token_sha256s: tuple[str, ...] = Field(alias="INGEST_TOKEN_SHA256S")
+    max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=256 * 1024, gt=0)
+    max_attempts: int = Field(alias="MAX_ATTEMPTS", default=8, ge=1)
+    retention_days: int = Field(alias="EVENT_RETENTION_DAYS", default=14, ge=1)
+    sweep_shards: int = Field(alias="SWEEP_SHARDS", default=16, ge=1, le=256)
+    pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
+    retry_after_seconds: int = Field(alias="RETRY_AFTER_SECONDS", default=5, ge=1)
+
+    @field_validator("token_sha256s", mode="before")
+    @classmethod
+    def _split_digests(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        digests: tuple[str, ...] = tuple(value)  # type: ignore[arg-type]
+        if not digests:
+            raise ValueError("at least one token digest is required")
+        for digest in digests:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("token digests must be SHA-256 hex")
+        return digests
+
+
+class ProcessorSettings(_Settings):
+    domain_table: str = Field(alias="DOMAIN_TABLE", min_length=1)
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", min_length=1)
+    lease_seconds: int = Field(alias="LEASE_SECONDS", default=120, ge=5)
+    # Stop claiming new records when less than this is left of the invocation.
+    deadline_margin_seconds: float = Field(alias="DEADLINE_MARGIN_SECONDS", default=10.0, ge=0)
+    backoff_base_seconds: float = Field(alias="BACKOFF_BASE_SECONDS", default=2.0, gt=0)
+    backoff_cap_seconds: float = Field(alias="BACKOFF_CAP_SECONDS", default=900.0, gt=0)
+    pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
+
+
+class SweeperSettings(_Settings):
+    sweep_shards: int = Field(alias="SWEEP_SHARDS", default=16, ge=1, le=256)
+    pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
+    max_items_per_run: int = Field(alias="SWEEP_MAX_ITEMS", default=500, ge=1)

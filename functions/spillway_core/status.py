@@ -1,0 +1,45 @@
+"""Event lifecycle states and the attribute names of the events table (one place for both)."""
+
+from enum import StrEnum
+
+
+class EventStatus(StrEnum):
+    PENDING = "PENDING"  # stored, waiting for the processor (the stream filter passes only this state)
+    RUNNING = "RUNNING"  # claimed by a processor under a lease
+    RETRY_WAIT = "RETRY_WAIT"  # failed retryably; the sweeper wakes it at runAt
+    SUCCEEDED = "SUCCEEDED"  # terminal: domain effects applied
+    FAILED = "FAILED"  # terminal: gave up, an alert was published
+
+
+LIVE_STATUSES = (EventStatus.PENDING, EventStatus.RUNNING, EventStatus.RETRY_WAIT)
+
+
+class EventAttr:
+    """Attribute names of an item in the events table."""
+
+    PK = "pk"  # the dedupe key
+    PROVIDER = "provider"
+    EVENT_TYPE = "eventType"
+    STATUS = "status"
+    RECEIVED_AT = "receivedAt"  # epoch ms
+    UPDATED_AT = "updatedAt"  # epoch ms
+    RUN_AT = "runAt"  # epoch ms: earliest time the processor should run it
+    ATTEMPTS = "attempts"
+    MAX_ATTEMPTS = "maxAttempts"
+    LEASE_OWNER = "leaseOwner"
+    LEASE_EXPIRES_AT = "leaseExpiresAt"  # epoch ms
+    # Sparse sweep index: only live (non-terminal) events carry these two attributes.
+    SWEEP_SHARD = "sweepShard"
+    DUE_AT = "dueAt"  # epoch ms: when the sweeper should look at it if nothing else did
+    WAKES = "wakes"
+    NORMALISED = "normalised"  # JSON of the normalised event
+    RAW = "raw"  # raw body, when small
+    RAW_ZLIB = "rawZlib"  # zlib-compressed raw body, when large
+    RAW_TRIMMED = "rawTrimmed"  # true when the raw body was too large to keep
+    LAST_ERROR = "lastError"
+    ERROR_CLASS = "errorClass"
+    COMPLETED_AT = "completedAt"
+    EXPIRES_AT = "expiresAt"  # TTL, epoch seconds
+
+
+SWEEP_INDEX = "bySweepShard"

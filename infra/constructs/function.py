@@ -1,0 +1,70 @@
+"""A Python Lambda function with its own log group and its own least-privilege role."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import SpillwayConfig
+
+_RETENTION = {1: logs.RetentionDays.ONE_DAY, 7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS,
+              30: logs.RetentionDays.ONE_MONTH, 90: logs.RetentionDays.THREE_MONTHS}  # fmt: skip
+
+
+class SpillwayFunction(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: SpillwayConfig,
+        code: lambda_.Code,
+        handler: str,
+        service: str,
+        description: str,
+        environment: dict[str, str],
+        timeout: Duration,
+        memory_size: int = 256,
+        reserved_concurrency: int | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=_RETENTION.get(config.log_retention_days, logs.RetentionDays.ONE_MONTH),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # A role of its own with only what this function does: no AWSLambdaBasicExecutionRole, whose
+        # log permissions span every log group in the account.
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=lambda_.Runtime(f"python{config.lambda_python_version}", lambda_.RuntimeFamily.PYTHON),
+            architecture=lambda_.Architecture.ARM_64
+            if config.lambda_architecture == "arm64"
+            else lambda_.Architecture.X86_64,
+            code=code,
+            handler=handler,
+            role=self.role,
+            log_group=self.log_group,
+            timeout=timeout,
+            memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrency,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_METRICS_NAMESPACE": "Spillway",
+                **environment,
+            },
+        )

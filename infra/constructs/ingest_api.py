@@ -1,0 +1,88 @@
+"""POST /webhooks/{provider} on an HTTP API, backed by the ingest function (one PutItem per request)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
+from constructs import Construct
+
+from infra.config import INGEST_HANDLER, EnvVar, SpillwayConfig
+from infra.constructs.function import SpillwayFunction
+from infra.constructs.nag import acknowledge
+from infra.constructs.stores import EventStoreTable
+
+WEBHOOK_ROUTE = "/webhooks/{provider}"
+
+
+class IngestApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: SpillwayConfig,
+        code: lambda_.Code,
+        events: EventStoreTable,
+        token_sha256s: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = SpillwayFunction(
+            self,
+            "Ingest",
+            config=config,
+            code=code,
+            handler=INGEST_HANDLER,
+            service="spillway-ingest",
+            description="Spillway ingest: authenticate, validate, store once, answer 2xx",
+            timeout=Duration.seconds(10),
+            memory_size=config.ingest_memory_mb,
+            environment={
+                EnvVar.EVENTS_TABLE: events.table.table_name,
+                EnvVar.INGEST_TOKEN_SHA256S: token_sha256s,
+                EnvVar.MAX_BODY_BYTES: str(config.max_body_bytes),
+                EnvVar.MAX_ATTEMPTS: str(config.max_attempts),
+                EnvVar.EVENT_RETENTION_DAYS: str(config.event_retention_days),
+                EnvVar.SWEEP_SHARDS: str(config.sweep_shards),
+                EnvVar.PENDING_GRACE_SECONDS: str(config.pending_grace_seconds),
+            },
+        )
+        # Exactly the one call the ingest makes.
+        self.handler.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[events.table.table_arn])
+        )
+
+        self.api = apigwv2.HttpApi(self, "Api", create_default_stage=False, description="Spillway webhook intake")
+        self.stage = self.api.add_stage(
+            "DefaultStage",
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=config.api_throttle_rate, burst_limit=config.api_throttle_burst
+            ),
+        )
+        self.api.add_routes(
+            path=WEBHOOK_ROUTE,
+            methods=[apigwv2.HttpMethod.POST],
+            integration=HttpLambdaIntegration("IngestIntegration", self.handler.function),
+        )
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
+        stage_resource = self.stage.node.default_child
+        assert isinstance(stage_resource, apigwv2.CfnStage)
+        stage_resource.access_log_settings = apigwv2.CfnStage.AccessLogSettingsProperty(
+            destination_arn=self.access_logs.log_group_arn,
+            # No query string in the log: the token may travel there.
+            format='{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+            '"routeKey":"$context.routeKey","status":"$context.status","latencyMs":"$context.responseLatency",'
+            '"integrationError":"$context.integrationErrorMessage"}',
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions::AwsSolutions-APIG4",
+            "EmailBison cannot sign requests or send IAM/JWT credentials; the ingest function checks a shared "
+            "token in constant time before any AWS call.",
+        )
+        self.webhook_base_url = f"{self.api.api_endpoint}/webhooks/"

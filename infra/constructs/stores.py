@@ -1,0 +1,57 @@
+"""The events table (intake queue with a stream and a sparse sweep index) and the domain table."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from spillway_core.status import SWEEP_INDEX, EventAttr
+
+
+def _encrypted_table(scope: Construct, construct_id: str, **kwargs: object) -> dynamodb.Table:
+    return dynamodb.Table(
+        scope,
+        construct_id,
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        removal_policy=RemovalPolicy.RETAIN,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class EventStoreTable(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = _encrypted_table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=EventAttr.PK, type=dynamodb.AttributeType.STRING),
+            # The processor filters on the new image's status, so the stream carries new images.
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+            time_to_live_attribute=EventAttr.EXPIRES_AT,
+        )
+        # Sparse: only live events carry sweepShard/dueAt. The shard (crc32(key) % N) spreads writes
+        # over N partitions so the index never becomes one hot partition under bursts.
+        self.table.add_global_secondary_index(
+            index_name=SWEEP_INDEX,
+            partition_key=dynamodb.Attribute(name=EventAttr.SWEEP_SHARD, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=EventAttr.DUE_AT, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=[EventAttr.STATUS],
+        )
+        self.sweep_index_arn = f"{self.table.table_arn}/index/{SWEEP_INDEX}"
+
+
+class DomainTable(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = _encrypted_table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+        )

@@ -1,0 +1,58 @@
+"""The sweeper on a schedule: wakes live events whose lease or due time has passed."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events_
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import SWEEPER_HANDLER, EnvVar, SpillwayConfig
+from infra.constructs.function import SpillwayFunction
+from infra.constructs.stores import EventStoreTable
+
+
+class Sweeping(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: SpillwayConfig,
+        code: lambda_.Code,
+        events: EventStoreTable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = SpillwayFunction(
+            self,
+            "Sweeper",
+            config=config,
+            code=code,
+            handler=SWEEPER_HANDLER,
+            service="spillway-sweeper",
+            description="Spillway sweeper: repairs events whose lease or due time has passed",
+            timeout=Duration.seconds(60),
+            # One sweeper at a time is enough; overlapping runs are still safe (conditional wakes).
+            reserved_concurrency=1,
+            environment={
+                EnvVar.EVENTS_TABLE: events.table.table_name,
+                EnvVar.SWEEP_SHARDS: str(config.sweep_shards),
+                EnvVar.PENDING_GRACE_SECONDS: str(config.pending_grace_seconds),
+                EnvVar.SWEEP_MAX_ITEMS: str(config.sweep_max_items),
+            },
+        )
+        self.handler.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[events.sweep_index_arn])
+        )
+        self.handler.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[events.table.table_arn])
+        )
+        self.rule = events_.Rule(
+            self,
+            "Schedule",
+            description="Runs the Spillway sweeper",
+            schedule=events_.Schedule.rate(Duration.minutes(config.sweep_schedule_minutes)),
+            targets=[targets.LambdaFunction(self.handler.function, retry_attempts=2)],
+        )

@@ -1,0 +1,107 @@
+"""Builds the Lambda code asset without Docker: locked dependencies for the target platform + our code.
+
+One asset serves all three functions (each has its own handler inside it). Dependencies are exactly
+the project's runtime dependencies from ``uv.lock``, installed as binary wheels for the target
+architecture and Python version, so an arm64 build for AWS works from an x86_64 machine. Builds are
+cached under ``.build/`` by a hash of what goes in, so a synth with nothing changed builds nothing
+(and needs no network once the wheels are in uv's cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+LOCK_FILE = REPO_ROOT / "uv.lock"
+BUILD_ROOT = REPO_ROOT / ".build" / "lambda"
+PACKAGES = ("spillway_core", "ingest", "processor", "sweeper")
+
+_UV_PLATFORMS = {"arm64": "aarch64-manylinux2014", "x86_64": "x86_64-manylinux2014"}
+
+
+def host_architecture() -> str:
+    return "arm64" if platform.machine().lower() in {"arm64", "aarch64"} else "x86_64"
+
+
+def host_python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _uv() -> str:
+    beside_python = Path(sys.executable).parent / "uv"
+    found = str(beside_python) if beside_python.exists() else shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv is needed to build the Lambda asset: run `make setup`")
+    return found
+
+
+def _source_files() -> list[Path]:
+    return sorted(
+        path
+        for package in PACKAGES
+        for path in (FUNCTIONS_DIR / package).rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
+
+
+def _digest(parts: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:16]
+
+
+def _build_dependencies(architecture: str, python_version: str) -> Path:
+    key = _digest([LOCK_FILE.read_bytes(), architecture.encode(), python_version.encode()])
+    target = BUILD_ROOT / f"deps-{architecture}-py{python_version}-{key}"
+    if target.exists():
+        return target
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    requirements = subprocess.run(
+        [_uv(), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "--quiet"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    staging.mkdir(parents=True)
+    (staging.parent / f"{target.name}.requirements.txt").write_text(requirements)
+    subprocess.run(
+        [
+            _uv(), "pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:",
+            "--target", str(staging),
+            "--python-platform", _UV_PLATFORMS[architecture],
+            "--python-version", python_version,
+            "--requirements", str(staging.parent / f"{target.name}.requirements.txt"),
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+    )  # fmt: skip
+    staging.rename(target)
+    return target
+
+
+def build_lambda_asset(architecture: str, python_version: str) -> Path:
+    """Returns a directory ready for ``lambda.Code.from_asset``."""
+    deps = _build_dependencies(architecture, python_version)
+    sources = _source_files()
+    key = _digest([deps.name.encode()] + [str(p.relative_to(REPO_ROOT)).encode() + p.read_bytes() for p in sources])
+    target = BUILD_ROOT / f"asset-{architecture}-py{python_version}-{key}"
+    if target.exists():
+        return target
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(deps, staging, ignore=shutil.ignore_patterns("__pycache__"))
+    for source in sources:
+        destination = staging / source.relative_to(FUNCTIONS_DIR)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+    staging.rename(target)
+    return target

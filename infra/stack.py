@@ -1,0 +1,48 @@
+"""The Spillway stack: composes the capability constructs and nothing else."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, CfnParameter, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra import config as names
+from infra.config import SpillwayConfig
+from infra.constructs.alerts import Alerts
+from infra.constructs.ingest_api import IngestApi
+from infra.constructs.processing import Processing
+from infra.constructs.stores import DomainTable, EventStoreTable
+from infra.constructs.sweeping import Sweeping
+
+
+class SpillwayStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: SpillwayConfig, asset_dir: str, **kwargs: object
+    ):
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        token_sha256s = CfnParameter(
+            self,
+            names.TOKEN_PARAMETER,
+            type="String",
+            no_echo=True,
+            allowed_pattern="^[0-9a-f]{64}(,[0-9a-f]{64})*$",
+            description="Comma-separated SHA-256 digests of the accepted webhook tokens (`spillway token new`).",
+        )
+        code = lambda_.Code.from_asset(asset_dir)
+        events = EventStoreTable(self, "Events")
+        domain = DomainTable(self, "Domain")
+        alerts = Alerts(self, "Alerts")
+        ingest = IngestApi(
+            self, "Ingest", config=config, code=code, events=events, token_sha256s=token_sha256s.value_as_string
+        )
+        processing = Processing(
+            self, "Processing", config=config, code=code, events=events, domain=domain, alerts=alerts
+        )
+        Sweeping(self, "Sweeping", config=config, code=code, events=events)
+
+        CfnOutput(self, names.OUTPUT_WEBHOOK_URL, value=ingest.webhook_base_url)
+        CfnOutput(self, names.OUTPUT_EVENTS_TABLE, value=events.table.table_name)
+        CfnOutput(self, names.OUTPUT_DOMAIN_TABLE, value=domain.table.table_name)
+        CfnOutput(self, names.OUTPUT_ALERTS_TOPIC, value=alerts.topic.topic_arn)
+        CfnOutput(self, names.OUTPUT_DLQ_URL, value=processing.dlq.queue_url)
+        CfnOutput(self, names.OUTPUT_INGEST_LOG_GROUP, value=ingest.handler.log_group.log_group_name)

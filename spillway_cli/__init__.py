@@ -1,0 +1,1 @@
+"""`spillway`: the operator's command line (local run, tokens, status, inspect)."""

@@ -1,0 +1,138 @@
+"""Synthesize the stack and deploy the synthesized template, as ``cdk deploy`` would.
+
+The local run uses this against the emulator: it plays the part of ``cdk bootstrap`` (the asset
+bucket and the bootstrap-version parameter the template checks) and of the CDK CLI's asset
+publishing (zip each asset directory, upload it), then creates the stack from the very template
+``cdk synth`` writes. Against AWS, operators use ``cdk deploy`` itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra import config as names
+from spillway_cli.target import Target
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BOOTSTRAP_QUALIFIER = "hnb659fds"
+BOOTSTRAP_VERSION = "30"
+TEMPLATE_BODY_LIMIT = 51_200
+
+
+@dataclass(frozen=True)
+class CloudAssembly:
+    directory: Path
+    stack_name: str
+
+    @property
+    def template_path(self) -> Path:
+        return self.directory / f"{self.stack_name}.template.json"
+
+    @property
+    def assets_path(self) -> Path:
+        return self.directory / f"{self.stack_name}.assets.json"
+
+
+def synthesize(target: str = "local", outdir: Path | None = None) -> CloudAssembly:
+    """Runs the CDK app in-process with ``spillway:target`` set, into its own cloud assembly dir."""
+    import aws_cdk as cdk
+
+    from infra.app import build_app
+
+    outdir = outdir or REPO_ROOT / f"cdk.{target}.out"
+    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    app = cdk.App(context=context, outdir=str(outdir))
+    app, stack = build_app(app, overrides={"target": target})
+    app.synth()
+    return CloudAssembly(outdir, stack.stack_name)
+
+
+def zip_directory(directory: Path) -> bytes:
+    """A deterministic zip (sorted entries, fixed timestamps) of a directory, like the CDK's."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                info = zipfile.ZipInfo(str(path.relative_to(directory)), date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def _substitute(text: str, account: str, region: str) -> str:
+    return text.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region).replace("${AWS::Partition}", "aws")
+
+
+def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> None:
+    account = target.client("sts").get_caller_identity()["Account"]
+    target.client("ssm").put_parameter(
+        Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
+    )
+    s3 = target.client("s3")
+    manifest = json.loads(assembly.assets_path.read_text())
+    for asset in manifest.get("files", {}).values():
+        source = assembly.directory / asset["source"]["path"]
+        body = zip_directory(source) if asset["source"].get("packaging") == "zip" else source.read_bytes()
+        for destination in asset["destinations"].values():
+            bucket = _substitute(destination["bucketName"], account, target.region)
+            try:
+                s3.create_bucket(Bucket=bucket)
+            except s3.exceptions.BucketAlreadyOwnedByYou:
+                pass
+            s3.put_object(Bucket=bucket, Key=_substitute(destination["objectKey"], account, target.region), Body=body)
+
+
+def deploy(target: Target, assembly: CloudAssembly, token_sha256s: list[str], timeout_s: float = 300) -> dict[str, str]:
+    """Creates (or updates) the stack from the synthesized template; returns its outputs."""
+    bootstrap_and_publish(target, assembly)
+    cloudformation = target.client("cloudformation")
+    template = assembly.template_path.read_text()
+    if len(template) > TEMPLATE_BODY_LIMIT:
+        raise RuntimeError("the template outgrew TemplateBody; publish it to the asset bucket and use TemplateURL")
+    request: dict[str, Any] = {
+        "StackName": target.stack_name,
+        "TemplateBody": template,
+        "Parameters": [{"ParameterKey": names.TOKEN_PARAMETER, "ParameterValue": ",".join(token_sha256s)}],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    }
+    existing = _stack_status(cloudformation, target.stack_name)
+    if existing is None:
+        cloudformation.create_stack(**request, OnFailure="DO_NOTHING")
+    else:
+        cloudformation.update_stack(**request)
+    status = _wait_for_stack(cloudformation, target.stack_name, timeout_s)
+    if status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+        events = cloudformation.describe_stack_events(StackName=target.stack_name)["StackEvents"]
+        failures = [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if "FAILED" in e["ResourceStatus"]
+        ]
+        raise RuntimeError(f"stack {target.stack_name} ended {status}: {failures[:5]}")
+    target.__dict__.pop("outputs", None)
+    return target.outputs
+
+
+def _stack_status(cloudformation: Any, stack_name: str) -> str | None:
+    try:
+        return str(cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"])
+    except cloudformation.exceptions.ClientError:
+        return None
+
+
+def _wait_for_stack(cloudformation: Any, stack_name: str, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    status = "UNKNOWN"
+    while time.monotonic() < deadline:
+        status = _stack_status(cloudformation, stack_name) or "MISSING"
+        if not status.endswith("_IN_PROGRESS"):
+            return status
+        time.sleep(0.5)  # CloudFormation offers no push notification to wait on here
+    return status
+
+

@@ -8,6 +8,7 @@ publishing (zip each asset directory, upload it), then creates the stack from th
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -67,7 +68,9 @@ def zip_directory(directory: Path) -> bytes:
 
 
 def _substitute(text: str, account: str, region: str) -> str:
-    return text.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region).replace("${AWS::Partition}", "aws")
+    return (
+        text.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region).replace("${AWS::Partition}", "aws")
+    )
 
 
 def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> None:
@@ -82,10 +85,8 @@ def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> None:
         body = zip_directory(source) if asset["source"].get("packaging") == "zip" else source.read_bytes()
         for destination in asset["destinations"].values():
             bucket = _substitute(destination["bucketName"], account, target.region)
-            try:
+            with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
                 s3.create_bucket(Bucket=bucket)
-            except s3.exceptions.BucketAlreadyOwnedByYou:
-                pass
             s3.put_object(Bucket=bucket, Key=_substitute(destination["objectKey"], account, target.region), Body=body)
 
 
@@ -111,7 +112,9 @@ def deploy(target: Target, assembly: CloudAssembly, token_sha256s: list[str], ti
     if status not in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
         events = cloudformation.describe_stack_events(StackName=target.stack_name)["StackEvents"]
         failures = [
-            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if "FAILED" in e["ResourceStatus"]
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+            for e in events
+            if "FAILED" in e["ResourceStatus"]
         ]
         raise RuntimeError(f"stack {target.stack_name} ended {status}: {failures[:5]}")
     target.__dict__.pop("outputs", None)
@@ -134,5 +137,3 @@ def _wait_for_stack(cloudformation: Any, stack_name: str, timeout_s: float) -> s
             return status
         time.sleep(0.5)  # CloudFormation offers no push notification to wait on here
     return status
-
-

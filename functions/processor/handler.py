@@ -22,7 +22,8 @@ from spillway_core.settings import ProcessorSettings
 
 logger = Logger(service="spillway-processor")
 metrics = Metrics(namespace="Spillway", service="spillway-processor")
-batch = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# Report failures item by item even when every record failed, so the stream checkpoints precisely.
+batch = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 class DeadlineReached(Exception):
@@ -50,6 +51,7 @@ def _dependencies() -> ProcessorDeps:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = _dependencies()
+    metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     margin_ms = deps.settings.deadline_margin_seconds * 1000
 
     def handle_record(record: DynamoDBRecord) -> str:

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from spillway_core.errors import StoreUnavailable
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_SECRETISH = re.compile(r"(?i)(token|secret|password|authorization)=?\S*")
+_SECRETISH = re.compile(r"(?i)\b(token|secret|password|authorization|api[_-]?key)\b\s*[:=]?\s*\S+")
 MAX_ERROR_CHARS = 300
 
 

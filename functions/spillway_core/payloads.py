@@ -19,9 +19,9 @@ SUPPORTED_PROVIDERS = frozenset({"emailbison", "inboxxia"})
 
 def _id_to_str(value: Any) -> str | None:
     """Provider ids are ints in some payloads and strings in others; '' means absent."""
-    if value is None or isinstance(value, bool):
+    if value is None:
         return None
-    if isinstance(value, int | str):
+    if isinstance(value, int | str) and not isinstance(value, bool):
         text = str(value).strip()
         return text or None
     raise ValueError("an id must be a number or a string")

@@ -1,0 +1,50 @@
+# Spillway: `make run` brings the pipeline up locally; `make test` runs every check.
+# Everything is installed from this repo's own lock files:
+#   tools/requirements.txt  -> uv (the installer), in .tools/
+#   uv.lock                 -> the project, its Lambda dependencies and dev tools, in .venv/
+#   emulator/requirements.txt -> the local AWS emulator (ministack), in .venv-emulator/
+#   package-lock.json       -> the AWS CDK CLI (cdk synth / cdk deploy), in node_modules/
+
+PYTHON ?= python3
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: run test setup lint unit integration infra e2e clean
+
+run: setup
+	.venv/bin/spillway local up $(ARGS)
+
+test: setup lint
+	.venv/bin/pytest
+
+setup: .tools/.stamp .venv/.stamp .venv-emulator/.stamp node_modules/.stamp
+
+.tools/.stamp: tools/requirements.txt
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tools/requirements.txt
+	touch $@
+
+.venv/.stamp: .tools/.stamp uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+.venv-emulator/.stamp: .tools/.stamp emulator/requirements.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv-emulator
+	$(UV) pip sync --quiet --python .venv-emulator/bin/python emulator/requirements.txt
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+unit integration infra e2e: setup
+	.venv/bin/pytest tests/$@
+
+clean:
+	rm -rf .tools .venv .venv-emulator node_modules .build cdk.out cdk.*.out

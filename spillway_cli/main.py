@@ -1,0 +1,102 @@
+"""`spillway` command line. Every command takes --endpoint-url (the local emulator) or none (AWS)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from spillway_cli.target import Target
+
+LOCAL_HINT = "the emulator's URL, e.g. http://127.0.0.1:4566; omit to use AWS with your usual credentials"
+
+
+def _target(args: argparse.Namespace) -> Target:
+    return Target(stack_name=args.stack_name, endpoint_url=args.endpoint_url)
+
+
+def cmd_token_new(args: argparse.Namespace) -> int:
+    from spillway_cli.tokens import new_token, token_digest
+
+    token = new_token()
+    print(f"token:  {token}")
+    print(f"sha256: {token_digest(token)}")
+    print("Give the token to the provider (webhook URL ?token=... or X-Spillway-Token header).")
+    print("Deploy the digest: cdk deploy --parameters IngestTokenSha256s=<digest>[,<old digest during rotation>]")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from spillway_cli.status import pipeline_counts
+
+    target = _target(args)
+    while True:
+        counts = pipeline_counts(target)
+        print(counts.line(), flush=True)
+        if not args.watch:
+            return 0
+        time.sleep(args.interval)  # a display refresh, not synchronisation
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from spillway_cli.inspect import inspect_event
+
+    item = inspect_event(_target(args), args.dedupe_key, show_raw=args.raw)
+    if item is None:
+        print(f"no event {args.dedupe_key!r}", file=sys.stderr)
+        return 1
+    print(json.dumps(item, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from spillway_cli.local import run_local
+
+    return run_local(port=args.port, follow=not args.no_follow, interval=args.interval)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spillway", description="Operate the Spillway webhook pipeline.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_target(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--endpoint-url", default=None, help=LOCAL_HINT)
+        p.add_argument("--stack-name", default="Spillway")
+        return p
+
+    local = sub.add_parser("local", help="run the pipeline on the local emulator")
+    local_sub = local.add_subparsers(dest="local_command", required=True)
+    up = local_sub.add_parser("up", help="synthesize, start the emulator, deploy, and show live counts")
+    up.add_argument("--port", type=int, default=4566)
+    up.add_argument("--interval", type=float, default=2.0, help="seconds between live count lines")
+    up.add_argument("--no-follow", action="store_true", help="deploy, print the URL, then stop the emulator")
+    up.set_defaults(func=cmd_local_up)
+
+    token = sub.add_parser("token", help="webhook tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    token_sub.add_parser("new", help="create a token and print its digest").set_defaults(func=cmd_token_new)
+
+    status = with_target(sub.add_parser("status", help="events by state, duplicates"))
+    status.add_argument("--watch", action="store_true")
+    status.add_argument("--interval", type=float, default=2.0)
+    status.set_defaults(func=cmd_status)
+
+    inspect = with_target(sub.add_parser("inspect", help="show one stored event"))
+    inspect.add_argument("dedupe_key")
+    inspect.add_argument("--raw", action="store_true", help="include the raw payload (contains lead data)")
+    inspect.set_defaults(func=cmd_inspect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args: Any = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Pipeline counts for the live line and `spillway status`.
+
+Counts come from the events table (a projected scan: fine for the local emulator and small stacks;
+a large production table should be watched through the CloudWatch metrics instead) and duplicates
+from the ingest's structured logs, since a duplicate is, by design, never written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from infra import config as names
+from spillway_cli.target import Target
+from spillway_core.status import EventStatus
+
+DUPLICATE_LOG_PHRASE = '"duplicate webhook"'  # the ingest logs "<outcome> webhook"
+
+
+@dataclass(frozen=True)
+class PipelineCounts:
+    by_status: Counter[str]
+    duplicates: int
+
+    @property
+    def accepted(self) -> int:
+        return sum(self.by_status.values())
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.by_status[s] for s in (EventStatus.PENDING, EventStatus.RUNNING, EventStatus.RETRY_WAIT))
+
+    def line(self) -> str:
+        return (
+            f"accepted {self.accepted} | duplicates {self.duplicates} | "
+            f"processed {self.by_status[EventStatus.SUCCEEDED]} | failed {self.by_status[EventStatus.FAILED]} | "
+            f"in flight {self.in_flight}"
+        )
+
+
+def status_counts(target: Target) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    paginator = target.client("dynamodb").get_paginator("scan")
+    for page in paginator.paginate(
+        TableName=target.events_table, ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"}
+    ):
+        counts.update(item["status"]["S"] for item in page.get("Items", []))
+    return counts
+
+
+def duplicate_count(target: Target) -> int:
+    logs = target.client("logs")
+    total = 0
+    paginator = logs.get_paginator("filter_log_events")
+    try:
+        for page in paginator.paginate(
+            logGroupName=target.outputs[names.OUTPUT_INGEST_LOG_GROUP], filterPattern=DUPLICATE_LOG_PHRASE
+        ):
+            total += len(page.get("events", []))
+    except logs.exceptions.ResourceNotFoundException:
+        return 0  # nothing logged yet
+    return total
+
+
+def pipeline_counts(target: Target) -> PipelineCounts:
+    return PipelineCounts(by_status=status_counts(target), duplicates=duplicate_count(target))

@@ -1,0 +1,36 @@
+"""Shared test set-up: no test may reach AWS, so credentials are fake and the region fixed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Set before any boto3 client exists: a stray real call fails on these credentials instead of
+# touching an account.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "SpillwayTest",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    return dict(json.loads((FIXTURES / "emailbison" / name).read_text()))
+
+
+@pytest.fixture
+def email_sent() -> dict[str, Any]:
+    return load_fixture("email_sent.json")

@@ -1,0 +1,240 @@
+"""CDK assertions for every setting the runtime depends on."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import Synthesized
+from tests.support.tables import DOMAIN_TABLE, EVENTS_TABLE
+
+
+def resources(template: Template, type_name: str) -> dict[str, Any]:
+    return dict(template.find_resources(type_name))
+
+
+def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+    [(logical_id, resource)] = [
+        (k, v) for k, v in resources(template, "AWS::Lambda::Function").items() if v["Properties"]["Handler"] == handler
+    ]
+    return logical_id, resource["Properties"]
+
+
+def role_statements(template: Template, function_props: dict[str, Any]) -> list[dict[str, Any]]:
+    role_id = function_props["Role"]["Fn::GetAtt"][0]
+    statements: list[dict[str, Any]] = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def test_stream_feeds_the_processor_pending_images_only_with_partial_batch_failures(template: Template) -> None:
+    processor_id, _ = function_by_handler(template, "processor.handler.lambda_handler")
+    [dlq_id] = resources(template, "AWS::SQS::Queue")
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": processor_id},
+            "EventSourceArn": {"Fn::GetAtt": [Match.string_like_regexp("EventsTable"), "StreamArn"]},
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 10,
+            "MaximumBatchingWindowInSeconds": 1,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 3,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq_id, "Arn"]}}},
+            "FilterCriteria": {"Filters": [{"Pattern": Match.any_value()}]},
+        },
+    )
+    [mapping] = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    pattern = json.loads(mapping["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"])
+    assert pattern == {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["PENDING"]}}}}
+
+
+def test_processor_concurrency_is_capped_and_lease_outlives_timeout(template: Template) -> None:
+    _, processor = function_by_handler(template, "processor.handler.lambda_handler")
+
+    assert processor["ReservedConcurrentExecutions"] == 4
+    assert processor["Timeout"] == 60
+    assert int(processor["Environment"]["Variables"]["LEASE_SECONDS"]) > processor["Timeout"]
+
+
+def test_dlq_is_encrypted_and_ssl_only(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 86_400}
+    )
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+                ]
+            }
+        },
+    )
+
+
+def test_events_table_has_stream_ttl_sweep_index_pitr_and_encryption(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": EVENTS_TABLE["KeySchema"],
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "bySweepShard",
+                    "KeySchema": EVENTS_TABLE["GlobalSecondaryIndexes"][0]["KeySchema"],
+                    "Projection": EVENTS_TABLE["GlobalSecondaryIndexes"][0]["Projection"],
+                }
+            ],
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+
+
+def test_moto_table_definitions_match_the_template(template: Template) -> None:
+    tables = [t["Properties"] for t in resources(template, "AWS::DynamoDB::Table").values()]
+    by_keys = {json.dumps(t["KeySchema"]): t for t in tables}
+
+    for expected in (EVENTS_TABLE, DOMAIN_TABLE):
+        actual = by_keys[json.dumps(expected["KeySchema"])]
+        assert sorted(actual["AttributeDefinitions"], key=str) == sorted(expected["AttributeDefinitions"], key=str)
+
+
+def test_sweeper_runs_on_a_schedule(template: Template) -> None:
+    sweeper_id, sweeper = function_by_handler(template, "sweeper.handler.lambda_handler")
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(1 minute)",
+            "State": "ENABLED",
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [sweeper_id, "Arn"]}})],
+        },
+    )
+    assert sweeper["ReservedConcurrentExecutions"] == 1
+
+
+def test_functions_run_python_3_14_on_arm64_from_one_asset(template: Template) -> None:
+    functions = [f["Properties"] for f in resources(template, "AWS::Lambda::Function").values()]
+
+    assert len(functions) == 3
+    assert {f["Runtime"] for f in functions} == {"python3.14"}
+    assert {tuple(f["Architectures"]) for f in functions} == {("arm64",)}
+    assert len({json.dumps(f["Code"]) for f in functions}) == 1
+
+
+def test_ingest_may_only_put_into_the_events_table(template: Template) -> None:
+    _, ingest = function_by_handler(template, "ingest.handler.lambda_handler")
+    data_statements = [s for s in role_statements(template, ingest) if not str(s["Action"]).startswith("['logs")]
+
+    assert len(data_statements) == 1
+    assert data_statements[0]["Action"] == "dynamodb:PutItem"
+    assert data_statements[0]["Resource"]["Fn::GetAtt"][0].startswith("EventsTable")
+    assert ingest["Timeout"] == 10
+    assert ingest["Environment"]["Variables"]["MAX_BODY_BYTES"] == "262144"
+
+
+def test_http_api_route_throttling_and_access_logs(template: Template) -> None:
+    template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
+    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "POST /webhooks/{provider}"})
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "DefaultRouteSettings": {"ThrottlingBurstLimit": 2000, "ThrottlingRateLimit": 1000},
+            "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp("requestId")},
+        },
+    )
+    [stage] = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    assert "querystring" not in stage["Properties"]["AccessLogSettings"]["Format"].lower()
+
+
+def test_alerts_topic_is_encrypted_with_a_rotating_key(template: Template) -> None:
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_no_token_or_digest_is_in_the_template(aws_stack: Synthesized) -> None:
+    text = _without_asset_hashes(aws_stack.template_dict)
+
+    assert not re.search(r"[0-9a-f]{64}", text)
+    parameter = aws_stack.template_dict["Parameters"]["IngestTokenSha256s"]
+    assert parameter["NoEcho"] is True
+
+
+def test_cdk_nag_is_clean_and_every_acknowledgement_has_a_reason(aws_stack: Synthesized) -> None:
+    report = aws_stack.validation_report
+
+    for plugin in report["pluginReports"]:
+        assert plugin["conclusion"] == "success", plugin["violations"]
+        for suppressed in plugin.get("suppressedViolations", []):
+            reason = suppressed.get("reason") or suppressed.get("acknowledgment", {}).get("reason", "")
+            assert len(str(reason)) > 30, suppressed
+
+
+def test_cfn_lint_passes(aws_stack: Synthesized) -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--config-file",
+            ".cfnlintrc.yaml",
+            str(aws_stack.template_path),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _without_asset_hashes(template: dict[str, Any]) -> str:
+    return re.sub(r"[0-9a-f]{64}\.zip", "<asset>.zip", json.dumps(template, sort_keys=True))
+
+
+def test_local_target_deploys_the_same_template_but_the_asset(aws_stack: Synthesized, local_stack: Synthesized) -> None:
+    assert _without_asset_hashes(aws_stack.template_dict) == _without_asset_hashes(local_stack.template_dict)
+
+
+@pytest.mark.parametrize("bad_lease", [30, 60])
+def test_a_lease_shorter_than_the_processor_timeout_is_refused(bad_lease: int) -> None:
+    import aws_cdk as cdk
+
+    from infra.app import build_app
+
+    with pytest.raises(ValueError, match="leaseSeconds"):
+        build_app(cdk.App(), overrides={"leaseSeconds": bad_lease})
+
+
+def test_cdk_cli_synthesizes_from_cdk_json(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}
+
+    result = subprocess.run(
+        [str(repo / "node_modules" / ".bin" / "cdk"), "synth", "--no-notices", "--quiet", "-o", str(tmp_path)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    template = json.loads((tmp_path / "Spillway.template.json").read_text())
+    assert "IngestTokenSha256s" in template["Parameters"]

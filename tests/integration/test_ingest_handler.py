@@ -1,0 +1,93 @@
+"""The ingest Lambda against a real (moto) table: one AWS call per request, none when rejected."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.stub import Stubber
+
+import ingest.handler
+from tests.integration.conftest import TOKEN, Aws
+from tests.support.lambda_events import FakeContext, api_request
+
+
+def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+    response = ingest.handler.lambda_handler(event, FakeContext())
+    return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+
+def test_accepted_event_is_one_conditional_put(aws: Aws, email_sent: dict[str, Any]) -> None:
+    status, body, _ = invoke(api_request(email_sent, token=TOKEN))
+
+    assert (status, body["status"]) == (200, "accepted")
+    assert aws.counter.calls == {"PutItem": 1}
+    item = aws.event_item("emailbison:EMAIL_SENT:884512")
+    assert item is not None
+    assert item["status"]["S"] == "PENDING"
+    assert item["attempts"]["N"] == "0"
+    assert item["maxAttempts"]["N"] == "8"
+    assert item["provider"]["S"] == "emailbison"
+    assert item["eventType"]["S"] == "EMAIL_SENT"
+    assert {"receivedAt", "runAt", "dueAt", "sweepShard", "expiresAt", "normalised", "raw"} <= item.keys()
+    assert json.loads(item["raw"]["S"]) == email_sent
+
+
+def test_duplicate_makes_no_second_write(aws: Aws, email_sent: dict[str, Any]) -> None:
+    invoke(api_request(email_sent, token=TOKEN))
+    first = aws.event_item("emailbison:EMAIL_SENT:884512")
+    aws.counter.reset()
+
+    status, body, _ = invoke(api_request(email_sent, token=TOKEN))
+
+    assert (status, body) == (200, {"status": "duplicate", "id": "emailbison:EMAIL_SENT:884512"})
+    assert aws.counter.calls == {"PutItem": 1}  # the conditional put, which wrote nothing
+    assert aws.event_item("emailbison:EMAIL_SENT:884512") == first
+
+
+def test_unauthenticated_request_makes_no_aws_call(aws: Aws, email_sent: dict[str, Any]) -> None:
+    status, _, _ = invoke(api_request(email_sent, token="nope"))
+
+    assert status == 401
+    assert aws.counter.total == 0
+
+
+def test_invalid_payload_makes_no_aws_call_and_stores_nothing(aws: Aws) -> None:
+    status, body, _ = invoke(api_request({"event": {"type": "EMAIL_SENT"}, "data": {}}, token=TOKEN))
+
+    assert (status, body["error"]) == (422, "missing_dedupe_id")
+    assert aws.counter.total == 0
+    assert aws.dynamodb.scan(TableName="spillway-events-test")["Count"] == 0
+
+
+def test_missing_table_is_503_not_200(aws: Aws, email_sent: dict[str, Any], monkeypatch: Any) -> None:
+    monkeypatch.setenv("EVENTS_TABLE", "no-such-table")
+    ingest.handler._dependencies.cache_clear()
+
+    status, body, headers = invoke(api_request(email_sent, token=TOKEN))
+
+    assert (status, body["error"]) == (503, "store_unavailable")
+    assert headers["retry-after"] == "5"
+
+
+def test_throttled_put_is_503_with_retry_after(aws: Aws, email_sent: dict[str, Any]) -> None:
+    _, store = ingest.handler._dependencies()
+    with Stubber(store._ddb) as stubber:
+        stubber.add_client_error("PutItem", service_error_code="ProvisionedThroughputExceededException")
+        status, _, headers = invoke(api_request(email_sent, token=TOKEN))
+
+    assert status == 503
+    assert headers["retry-after"] == "5"
+    assert aws.event_item("emailbison:EMAIL_SENT:884512") is None
+
+
+def test_header_token_and_base64_body(aws: Aws, email_sent: dict[str, Any]) -> None:
+    import base64
+
+    event = api_request(email_sent, token=TOKEN, token_in_header=True)
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+
+    status, body, _ = invoke(event)
+
+    assert (status, body["status"]) == (200, "accepted")

@@ -1,0 +1,206 @@
+"""The processor Lambda given stream-shaped records, against moto tables."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import ingest.handler
+import processor.handler
+from spillway_core.domain_store import lead_pk
+from tests.conftest import load_fixture
+from tests.integration.conftest import TOKEN, Aws
+from tests.support.lambda_events import FakeContext, api_request, stream_event, stream_record
+
+KEY = "emailbison:EMAIL_SENT:884512"
+
+
+def ingest_event(payload: dict[str, Any]) -> str:
+    response = ingest.handler.lambda_handler(api_request(payload, token=TOKEN), FakeContext())
+    return str(json.loads(response["body"])["id"])
+
+
+def record_for(aws: Aws, key: str) -> dict[str, Any]:
+    item = aws.event_item(key)
+    assert item is not None
+    return stream_record(item)
+
+
+def process(*records: dict[str, Any], context: FakeContext | None = None) -> dict[str, Any]:
+    return processor.handler.lambda_handler(stream_event(*records), context or FakeContext())
+
+
+def domain_by_sk(aws: Aws) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for item in aws.domain_items():
+        grouped.setdefault(item["sk"]["S"], []).append(item)
+    return grouped
+
+
+def test_email_sent_effect_is_applied_and_event_succeeds(aws: Aws, email_sent: dict[str, Any]) -> None:
+    key = ingest_event(email_sent)
+
+    response = process(record_for(aws, key))
+
+    assert response == {"batchItemFailures": []}
+    event = aws.event_item(key)
+    assert event is not None
+    assert event["status"]["S"] == "SUCCEEDED"
+    assert "sweepShard" not in event and "dueAt" not in event  # left the sweep index
+    domain = domain_by_sk(aws)
+    [message] = domain["MESSAGE"]
+    assert message["pk"]["S"] == "WS#12#MSG#OUT#884512"
+    [lead] = domain["LEAD"]
+    assert lead["pk"]["S"] == lead_pk("12", "jane.doe@prospect.example")
+    assert lead["email"]["S"] == "jane.doe@prospect.example"
+    assert lead["outboundCount"]["N"] == "1"
+    assert lead["providerLeadId"]["S"] == "40211"
+    [follow_up] = domain["FOLLOWUP#NO_RESPONSE"]
+    assert follow_up["state"]["S"] == "ACTIVE"
+    assert domain["CAMPAIGN"][0]["name"]["S"] == "Q4 SDR hiring"
+
+
+def test_duplicate_delivery_gives_one_message_one_increment_one_follow_up(aws: Aws, email_sent: dict[str, Any]) -> None:
+    key = ingest_event(email_sent)
+    record = record_for(aws, key)
+
+    # Given the same record twice in one batch, then again in a later invocation
+    first = process(record, copy.deepcopy(record))
+    second = process(copy.deepcopy(record))
+
+    assert first == second == {"batchItemFailures": []}
+    domain = domain_by_sk(aws)
+    assert len(domain["MESSAGE"]) == 1
+    assert len(domain["FOLLOWUP#NO_RESPONSE"]) == 1
+    assert domain["LEAD"][0]["outboundCount"]["N"] == "1"
+
+
+def test_effect_already_applied_before_a_crash_is_not_applied_again(aws: Aws, email_sent: dict[str, Any]) -> None:
+    # Given the domain effect was applied but the processor died before marking the event
+    key = ingest_event(email_sent)
+    process(record_for(aws, key))
+    aws.dynamodb.update_item(
+        TableName="spillway-events-test",
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET #s = :p",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":p": {"S": "PENDING"}},
+    )
+
+    # When it is processed again
+    process(record_for(aws, key))
+
+    # Then the state is as if it ran once
+    event = aws.event_item(key)
+    assert event is not None and event["status"]["S"] == "SUCCEEDED"
+    assert domain_by_sk(aws)["LEAD"][0]["outboundCount"]["N"] == "1"
+
+
+def test_two_emails_to_one_lead_count_twice_and_keep_the_latest_time(aws: Aws) -> None:
+    first = load_fixture("email_sent.json")
+    second = copy.deepcopy(first)
+    second["data"]["scheduled_email"]["id"] = 884599
+    second["data"]["scheduled_email"]["sent_at"] = "2026-11-27T08:00:00Z"  # older, delivered later
+
+    for payload in (first, second):
+        process(record_for(aws, ingest_event(payload)))
+
+    lead = domain_by_sk(aws)["LEAD"][0]
+    assert lead["outboundCount"]["N"] == "2"
+    assert int(lead["lastOutboundAt"]["N"]) == 1795857247000  # 2026-11-28T09:14:07Z, the maximum
+    assert len(domain_by_sk(aws)["FOLLOWUP#NO_RESPONSE"]) == 1
+
+
+def test_event_without_lead_records_message_only(aws: Aws) -> None:
+    payload = load_fixture("email_sent.json")
+    payload["data"]["lead"] = None
+
+    process(record_for(aws, ingest_event(payload)))
+
+    domain = domain_by_sk(aws)
+    assert len(domain["MESSAGE"]) == 1
+    assert "LEAD" not in domain and "FOLLOWUP#NO_RESPONSE" not in domain
+
+
+def test_record_not_claimable_is_skipped_without_failure(aws: Aws, email_sent: dict[str, Any]) -> None:
+    key = ingest_event(email_sent)
+    record = record_for(aws, key)
+    process(record)
+    aws.counter.reset()
+
+    response = process(record)
+
+    assert response == {"batchItemFailures": []}
+    assert aws.counter.calls == {"UpdateItem": 1}  # one failed claim, nothing else
+
+
+def test_transient_domain_failure_goes_to_retry_wait_with_backoff(
+    aws: Aws, email_sent: dict[str, Any], monkeypatch: Any
+) -> None:
+    key = ingest_event(email_sent)
+    monkeypatch.setenv("DOMAIN_TABLE", "missing-domain-table")
+    processor.handler._dependencies.cache_clear()
+
+    response = process(record_for(aws, key))
+
+    assert response == {"batchItemFailures": []}  # the failure is recorded on the event itself
+    event = aws.event_item(key)
+    assert event is not None
+    assert event["status"]["S"] == "RETRY_WAIT"
+    assert event["attempts"]["N"] == "1"
+    assert int(event["runAt"]["N"]) == int(event["dueAt"]["N"])
+    assert 0 <= int(event["runAt"]["N"]) - int(event["updatedAt"]["N"]) <= 2000
+    assert event["errorClass"]["S"] == "RetryableProcessingError"
+    assert aws.alerts() == []
+
+
+def test_poison_event_fails_with_one_safe_alert(aws: Aws, email_sent: dict[str, Any]) -> None:
+    key = ingest_event(email_sent)
+    aws.dynamodb.update_item(
+        TableName="spillway-events-test",
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET normalised = :bad",
+        ExpressionAttributeValues={":bad": {"S": '{"provider": "emailbison", "unexpected": "jane@x.example"}'}},
+    )
+    record = record_for(aws, key)
+
+    process(record)
+    process(record)  # a redelivery must not alert again
+
+    event = aws.event_item(key)
+    assert event is not None and event["status"]["S"] == "FAILED"
+    alerts = aws.alerts()
+    assert len(alerts) == 1
+    assert alerts[0]["dedupe_key"] == key
+    assert alerts[0]["error_class"] == "PermanentProcessingError"
+    assert alerts[0]["inspect_command"] == f"spillway inspect '{key}'"
+    assert "@" not in json.dumps(alerts[0])
+
+
+def test_exhausted_attempts_fail_without_running_the_effect(aws: Aws, email_sent: dict[str, Any]) -> None:
+    key = ingest_event(email_sent)
+    aws.dynamodb.update_item(
+        TableName="spillway-events-test",
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET attempts = maxAttempts",
+    )
+
+    process(record_for(aws, key))
+
+    event = aws.event_item(key)
+    assert event is not None and event["status"]["S"] == "FAILED"
+    assert event["errorClass"]["S"] == "AttemptsExhausted"
+    assert aws.domain_items() == []
+    assert len(aws.alerts()) == 1
+
+
+def test_near_deadline_records_are_reported_not_claimed(aws: Aws, email_sent: dict[str, Any]) -> None:
+    key = ingest_event(email_sent)
+    record = record_for(aws, key)
+
+    response = process(record, context=FakeContext(remaining_ms=5_000))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]}
+    event = aws.event_item(key)
+    assert event is not None and event["status"]["S"] == "PENDING"

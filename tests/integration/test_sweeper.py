@@ -1,0 +1,80 @@
+"""The sweeper's single repair rule against moto: due live events go back to PENDING."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spillway_core.event_store import EventStore
+from spillway_core.settings import SweeperSettings
+from spillway_core.status import SWEEP_INDEX
+from sweeper.logic import shard_names, sweep
+from tests.integration.conftest import Aws
+from tests.support.tables import EVENTS_TABLE_NAME
+
+NOW = 1_795_000_000_000
+SETTINGS = SweeperSettings.from_env({"EVENTS_TABLE": EVENTS_TABLE_NAME, "SWEEP_SHARDS": "4", "SWEEP_MAX_ITEMS": "50"})
+
+
+def put_event(aws: Aws, key: str, status: str, due_at: int | None, shard: str = "000", **extra: Any) -> None:
+    item: dict[str, Any] = {
+        "pk": {"S": key},
+        "status": {"S": status},
+        "attempts": {"N": "2"},
+        **{k: {"N": str(v)} for k, v in extra.items()},
+    }
+    if due_at is not None:
+        item |= {"sweepShard": {"S": shard}, "dueAt": {"N": str(due_at)}}
+    aws.dynamodb.put_item(TableName=EVENTS_TABLE_NAME, Item=item)
+
+
+def status_of(aws: Aws, key: str) -> dict[str, Any]:
+    item = aws.event_item(key)
+    assert item is not None
+    return item
+
+
+def test_each_live_state_past_due_is_woken(aws: Aws) -> None:
+    put_event(aws, "running-expired", "RUNNING", NOW - 1, shard="001", leaseExpiresAt=NOW - 1)
+    put_event(aws, "retry-due", "RETRY_WAIT", NOW - 5_000, shard="002", runAt=NOW - 5_000)
+    put_event(aws, "pending-lost", "PENDING", NOW - 60_000, shard="003")
+    put_event(aws, "running-in-lease", "RUNNING", NOW + 60_000)
+    put_event(aws, "retry-not-due", "RETRY_WAIT", NOW + 1_000)
+    put_event(aws, "done", "SUCCEEDED", None)
+
+    report = sweep(EventStore(aws.dynamodb, EVENTS_TABLE_NAME), SETTINGS, NOW)
+
+    assert report.woken == {"RUNNING": 1, "RETRY_WAIT": 1, "PENDING": 1}
+    for key in ("running-expired", "retry-due", "pending-lost"):
+        item = status_of(aws, key)
+        assert item["status"]["S"] == "PENDING"
+        assert item["dueAt"]["N"] == str(NOW + 300_000)  # a new grace period
+        assert item["wakes"]["N"] == "1"
+        assert item["attempts"]["N"] == "2"  # attempts are kept
+        assert "leaseExpiresAt" not in item
+    assert status_of(aws, "running-in-lease")["status"]["S"] == "RUNNING"
+    assert status_of(aws, "retry-not-due")["status"]["S"] == "RETRY_WAIT"
+    assert status_of(aws, "done")["status"]["S"] == "SUCCEEDED"
+
+
+def test_a_run_is_bounded(aws: Aws) -> None:
+    for n in range(8):
+        put_event(aws, f"lost-{n}", "PENDING", NOW - 1, shard=shard_names(4)[n % 4])
+    settings = SETTINGS.model_copy(update={"max_items_per_run": 5})
+
+    report = sweep(EventStore(aws.dynamodb, EVENTS_TABLE_NAME), settings, NOW)
+
+    assert sum(report.woken.values()) == 5
+    assert report.budget_exhausted
+    # The rest are picked up by the next run.
+    assert sum(sweep(EventStore(aws.dynamodb, EVENTS_TABLE_NAME), settings, NOW).woken.values()) == 3
+
+
+def test_overlapping_runs_wake_each_event_once(aws: Aws) -> None:
+    put_event(aws, "lost", "PENDING", NOW - 1)
+    store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
+    [seen_by_first] = store.query_due(SWEEP_INDEX, "000", NOW, 10)
+    [seen_by_second] = store.query_due(SWEEP_INDEX, "000", NOW, 10)
+
+    assert store.wake(seen_by_first, NOW, NOW + 300_000) is True
+    assert store.wake(seen_by_second, NOW, NOW + 300_000) is False
+    assert status_of(aws, "lost")["wakes"]["N"] == "1"

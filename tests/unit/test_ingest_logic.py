@@ -1,0 +1,172 @@
+"""Every answer of the ingest, with a store that records whether it was called."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from ingest.logic import ingest_webhook, is_authorised, sweep_shard
+from spillway_core.errors import DuplicateEvent, StoreUnavailable
+from spillway_core.event_store import NewEvent
+from spillway_core.http import WebhookRequest
+from spillway_core.settings import IngestSettings
+
+TOKEN = "correct-horse-battery-staple-0123456789"
+OLD_TOKEN = "previous-token-still-valid-during-rotation"
+NOW_MS = 1_795_000_000_000
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+SETTINGS = IngestSettings.from_env(
+    {
+        "EVENTS_TABLE": "events",
+        "INGEST_TOKEN_SHA256S": f"{digest(TOKEN)},{digest(OLD_TOKEN)}",
+        "MAX_BODY_BYTES": "4096",
+    }
+)
+
+
+class RecordingStore:
+    def __init__(self, fail_with: Exception | None = None) -> None:
+        self.puts: list[NewEvent] = []
+        self.fail_with = fail_with
+
+    def put_new(self, event: NewEvent) -> None:
+        self.puts.append(event)
+        if self.fail_with:
+            raise self.fail_with
+
+
+def request(
+    body: bytes | dict[str, Any],
+    *,
+    token: str | None = TOKEN,
+    header_token: bool = False,
+    content_type: str = "application/json",
+    provider: str = "emailbison",
+) -> WebhookRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"content-type": content_type}
+    query = {}
+    if token is not None:
+        if header_token:
+            headers["x-spillway-token"] = token
+        else:
+            query["token"] = token
+    return WebhookRequest(provider=provider, headers=headers, query=query, body=raw)
+
+
+def run(req: WebhookRequest, store: RecordingStore | None = None) -> tuple[int, dict[str, Any], RecordingStore]:
+    store = store or RecordingStore()
+    outcome = ingest_webhook(req, SETTINGS, store, NOW_MS)  # type: ignore[arg-type]
+    response = outcome.response.to_api_gateway()
+    return response["statusCode"], json.loads(response["body"]), store
+
+
+def test_valid_event_is_stored_once_and_accepted(email_sent: dict[str, Any]) -> None:
+    status, body, store = run(request(email_sent))
+
+    assert status == 200
+    assert body == {"status": "accepted", "id": "emailbison:EMAIL_SENT:884512"}
+    assert len(store.puts) == 1
+    stored = store.puts[0]
+    assert stored.dedupe_key == "emailbison:EMAIL_SENT:884512"
+    assert stored.max_attempts == SETTINGS.max_attempts
+    assert stored.expires_at_s == NOW_MS // 1000 + 14 * 86_400
+    assert stored.pending_due_at_ms == NOW_MS + 300_000
+    assert json.loads(stored.normalised_json)["lead_email"] == "jane.doe@prospect.example"
+
+
+def test_duplicate_answers_200_duplicate(email_sent: dict[str, Any]) -> None:
+    status, body, _ = run(request(email_sent), RecordingStore(DuplicateEvent("k")))
+
+    assert (status, body["status"]) == (200, "duplicate")
+
+
+def test_store_failure_is_503_with_retry_after_never_200(email_sent: dict[str, Any]) -> None:
+    store = RecordingStore(StoreUnavailable("ProvisionedThroughputExceededException"))
+    outcome = ingest_webhook(request(email_sent), SETTINGS, store, NOW_MS)  # type: ignore[arg-type]
+    response = outcome.response.to_api_gateway()
+
+    assert response["statusCode"] == 503
+    assert response["headers"]["retry-after"] == "5"
+    assert json.loads(response["body"])["error"] == "store_unavailable"
+
+
+def test_token_in_header_and_rotated_token_are_accepted(email_sent: dict[str, Any]) -> None:
+    assert run(request(email_sent, token=None, header_token=True))[0] == 401
+    assert run(request(email_sent, token=TOKEN, header_token=True))[0] == 200
+    assert run(request(email_sent, token=OLD_TOKEN))[0] == 200
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong", TOKEN + "x", TOKEN.upper()])
+def test_unauthenticated_is_401_and_stores_nothing(email_sent: dict[str, Any], token: str | None) -> None:
+    status, body, store = run(request(email_sent, token=token))
+
+    assert status == 401
+    assert body["error"] == "unauthorized"
+    assert store.puts == []
+
+
+def test_authentication_comes_before_every_other_check() -> None:
+    oversized_garbage = b"x" * 10_000
+    status, _, store = run(request(oversized_garbage, token="wrong", content_type="text/plain"))
+
+    assert status == 401
+    assert store.puts == []
+
+
+@pytest.mark.parametrize(
+    ("req", "status", "code"),
+    [
+        (request(b"{}", provider="mailchimp"), 404, "unknown_provider"),
+        (request(b" " * 4097), 413, "payload_too_large"),
+        (request(b"{}", content_type="text/plain"), 415, "unsupported_media_type"),
+        (request(b"{}", content_type=""), 415, "unsupported_media_type"),
+        (request(b"{not json"), 400, "invalid_json"),
+        (request(b"\xff\xfe"), 400, "invalid_json"),
+        (request(b"[1, 2]"), 400, "invalid_json"),
+        (request(b'"a string"'), 400, "invalid_json"),
+        (request({"event": {"type": "EMAIL_SENT"}, "data": {}}), 422, "missing_dedupe_id"),
+        (request({"event": {"type": "EMAIL_SENT"}, "data": {"scheduled_email": {"id": True}}}), 422, "invalid_payload"),
+    ],
+)
+def test_bad_input_gets_a_json_error_and_stores_nothing(req: WebhookRequest, status: int, code: str) -> None:
+    got_status, body, store = run(req)
+
+    assert got_status == status
+    assert body["error"] == code
+    assert body["message"]
+    assert store.puts == []
+
+
+def test_json_content_type_variants_are_accepted(email_sent: dict[str, Any]) -> None:
+    for content_type in ("application/json; charset=utf-8", "Application/JSON", "application/vnd.emailbison+json"):
+        assert run(request(email_sent, content_type=content_type))[0] == 200
+
+
+def test_body_at_the_limit_is_accepted(email_sent: dict[str, Any]) -> None:
+    body = json.dumps(email_sent).encode()
+    padded = body[:-1] + b" " * (SETTINGS.max_body_bytes - len(body)) + b"}"
+
+    assert len(padded) == SETTINGS.max_body_bytes
+    assert run(request(padded))[0] == 200
+
+
+def test_is_authorised_rejects_empty_configured_and_presented() -> None:
+    req = WebhookRequest(provider="emailbison", headers={}, query={}, body=b"")
+
+    assert not is_authorised(req, (digest(""),))
+
+
+def test_sweep_shards_are_stable_and_spread() -> None:
+    shards = {sweep_shard(f"emailbison:EMAIL_SENT:{n}", 16) for n in range(2000)}
+
+    assert sweep_shard("emailbison:EMAIL_SENT:1", 16) == sweep_shard("emailbison:EMAIL_SENT:1", 16)
+    assert shards == {f"{n:03d}" for n in range(16)}

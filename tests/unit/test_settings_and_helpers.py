@@ -1,0 +1,89 @@
+"""Settings validation, backoff bounds, scrubbing and raw-body storage."""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import pytest
+from pydantic import ValidationError
+
+from processor.logic import backoff_ms, parse_time_ms
+from spillway_core.alerts import MAX_ERROR_CHARS, scrub
+from spillway_core.event_store import RAW_COMPRESSED_LIMIT, decode_raw_body, raw_body_attributes
+from spillway_core.settings import IngestSettings
+
+VALID_DIGEST = "a" * 64
+
+
+def test_settings_need_table_and_valid_digests() -> None:
+    with pytest.raises(ValidationError):
+        IngestSettings.from_env({"INGEST_TOKEN_SHA256S": VALID_DIGEST})
+    with pytest.raises(ValidationError):
+        IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_SHA256S": ""})
+    with pytest.raises(ValidationError):
+        IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_SHA256S": "not-a-digest"})
+
+
+def test_settings_parse_several_digests_and_defaults() -> None:
+    settings = IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_SHA256S": f" {VALID_DIGEST} , {'B' * 64} "})
+
+    assert settings.token_sha256s == (VALID_DIGEST, "b" * 64)
+    assert settings.max_body_bytes == 256 * 1024
+    assert settings.retry_after_seconds == 5
+
+
+def test_backoff_is_full_jitter_within_the_exponential_ceiling() -> None:
+    rng = random.Random(7)
+    for attempts, ceiling_s in [(1, 2), (2, 4), (3, 8), (9, 512), (10, 900), (30, 900)]:
+        delays = [backoff_ms(attempts, 2.0, 900.0, rng) for _ in range(300)]
+        assert all(0 <= d <= ceiling_s * 1000 for d in delays)
+        assert max(delays) > ceiling_s * 1000 * 0.8  # jitter spans the range, not a constant
+
+
+def test_scrub_removes_addresses_and_secrets_and_bounds_length() -> None:
+    message = "lead Jane.Doe@Prospect.example failed; token=abc123 password: hunter2 " + "x" * 1000
+
+    cleaned = scrub(message)
+
+    assert "Prospect.example" not in cleaned
+    assert "abc123" not in cleaned
+    assert "hunter2" not in cleaned
+    assert len(cleaned) == MAX_ERROR_CHARS
+
+
+def test_parse_time_accepts_provider_formats_and_rejects_naive() -> None:
+    assert parse_time_ms("2026-11-28T09:14:07.000000Z") == parse_time_ms("2026-11-28T09:14:07+00:00")
+    assert parse_time_ms("2026-11-28 09:14:00") is None
+    assert parse_time_ms("yesterday") is None
+    assert parse_time_ms(None) is None
+
+
+def test_small_raw_body_is_kept_verbatim() -> None:
+    body = b'{"a": "\xc3\xa9"}'
+
+    attributes = raw_body_attributes(body)
+
+    assert decode_raw_body(attributes) == body
+
+
+def test_large_html_body_is_compressed_under_the_item_limit() -> None:
+    html = ("<p>" + "Lorem ipsum dolor sit amet, " * 20 + "</p>\n") * 500
+    body = f'{{"html": "{html}"}}'.encode()
+    assert len(body) > 256 * 1024
+
+    attributes = raw_body_attributes(body)
+
+    assert "rawZlib" in attributes
+    assert len(attributes["rawZlib"]["B"]) <= RAW_COMPRESSED_LIMIT
+    assert decode_raw_body(attributes) == body
+
+
+def test_incompressible_body_is_dropped_with_a_flag() -> None:
+    body = random.Random(1).randbytes(380 * 1024)
+    assert len(zlib.compress(body)) > RAW_COMPRESSED_LIMIT
+
+    attributes = raw_body_attributes(body)
+
+    assert attributes == {"rawTrimmed": {"BOOL": True}}
+    assert decode_raw_body(attributes) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from typing import Any
@@ -54,6 +55,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_local_up(args: argparse.Namespace) -> int:
     from spillway_cli.local import run_local
 
+    # `kill` (SIGTERM) should stop the emulator too, as Ctrl-C does: exit through the context managers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return run_local(port=args.port, follow=not args.no_follow, interval=args.interval)
 
 

@@ -48,6 +48,16 @@ class Aws:
             "Item"
         )
 
+    def update_event(self, key: str, expression: str, **values: str) -> None:
+        """Puts an event into a state a test needs (crash leftovers, corrupt payloads...)."""
+        self.dynamodb.update_item(
+            TableName=EVENTS_TABLE_NAME,
+            Key={"pk": {"S": key}},
+            UpdateExpression=expression,
+            **({"ExpressionAttributeValues": {f":{k}": {"S": v} for k, v in values.items()}} if values else {}),
+            **({"ExpressionAttributeNames": {"#status": "status"}} if "#status" in expression else {}),
+        )
+
     def domain_items(self) -> list[dict[str, Any]]:
         return self.dynamodb.scan(TableName=DOMAIN_TABLE_NAME, ConsistentRead=True)["Items"]
 

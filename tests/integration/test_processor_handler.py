@@ -80,13 +80,7 @@ def test_effect_already_applied_before_a_crash_is_not_applied_again(aws: Aws, em
     # Given the domain effect was applied but the processor died before marking the event
     key = ingest_event(email_sent)
     process(record_for(aws, key))
-    aws.dynamodb.update_item(
-        TableName="spillway-events-test",
-        Key={"pk": {"S": key}},
-        UpdateExpression="SET #s = :p",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":p": {"S": "PENDING"}},
-    )
+    aws.update_event(key, "SET #status = :p", p="PENDING")
 
     # When it is processed again
     process(record_for(aws, key))
@@ -157,12 +151,7 @@ def test_transient_domain_failure_goes_to_retry_wait_with_backoff(
 
 def test_poison_event_fails_with_one_safe_alert(aws: Aws, email_sent: dict[str, Any]) -> None:
     key = ingest_event(email_sent)
-    aws.dynamodb.update_item(
-        TableName="spillway-events-test",
-        Key={"pk": {"S": key}},
-        UpdateExpression="SET normalised = :bad",
-        ExpressionAttributeValues={":bad": {"S": '{"provider": "emailbison", "unexpected": "jane@x.example"}'}},
-    )
+    aws.update_event(key, "SET normalised = :bad", bad='{"provider": "emailbison", "unexpected": "jane@x.example"}')
     record = record_for(aws, key)
 
     process(record)
@@ -180,11 +169,7 @@ def test_poison_event_fails_with_one_safe_alert(aws: Aws, email_sent: dict[str, 
 
 def test_exhausted_attempts_fail_without_running_the_effect(aws: Aws, email_sent: dict[str, Any]) -> None:
     key = ingest_event(email_sent)
-    aws.dynamodb.update_item(
-        TableName="spillway-events-test",
-        Key={"pk": {"S": key}},
-        UpdateExpression="SET attempts = maxAttempts",
-    )
+    aws.update_event(key, "SET attempts = maxAttempts")
 
     process(record_for(aws, key))
 

@@ -7,12 +7,22 @@ import hmac
 import json
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spillway_core.errors import DuplicateEvent, StoreUnavailable
 from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
-from spillway_core.payloads import SUPPORTED_PROVIDERS, PayloadRejected, dedupe_key, normalise, parse_payload
+from spillway_core.payloads import (
+    SUPPORTED_EVENT_TYPES,
+    SUPPORTED_PROVIDERS,
+    PayloadRejected,
+    dedupe_key,
+    event_type_of,
+    ignored_key,
+    normalise,
+    parse_payload,
+)
+from spillway_core.status import EventStatus
 
 if TYPE_CHECKING:
     from spillway_core.settings import IngestSettings
@@ -65,23 +75,10 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: Eve
     if not isinstance(document, dict):
         return IngestOutcome(error(400, "invalid_json", "body must be a JSON object"), "rejected")
     try:
-        event = normalise(request.provider, parse_payload(document))
+        new_event = event_to_store(request, document, settings, now_ms)
     except PayloadRejected as exc:
         return IngestOutcome(error(exc.status, exc.code, exc.message), "rejected")
-
-    key = dedupe_key(event)
-    new_event = NewEvent(
-        dedupe_key=key,
-        provider=event.provider,
-        event_type=event.event_type,
-        normalised_json=event.model_dump_json(exclude_none=True),
-        raw_body=request.body,
-        received_at_ms=now_ms,
-        max_attempts=settings.max_attempts,
-        expires_at_s=now_ms // 1000 + settings.retention_days * 86_400,
-        sweep_shard=sweep_shard(key, settings.sweep_shards),
-        pending_due_at_ms=now_ms + settings.pending_grace_seconds * 1000,
-    )
+    key = new_event.dedupe_key
     try:
         store.put_new(new_event)
     except DuplicateEvent:
@@ -90,4 +87,43 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: Eve
         retry_after = {"retry-after": str(settings.retry_after_seconds)}
         response = error(503, "store_unavailable", "event not stored, retry later", retry_after)
         return IngestOutcome(response, "unavailable", key)
+    if new_event.status is EventStatus.IGNORED:
+        # 2xx so the provider stops retrying; the short-lived record makes new types visible to ops.
+        return IngestOutcome(HttpResponse(200, {"status": "ignored", "id": key}), "ignored", key)
     return IngestOutcome(HttpResponse(200, {"status": "accepted", "id": key}), "accepted", key)
+
+
+def event_to_store(
+    request: WebhookRequest, document: dict[str, Any], settings: IngestSettings, now_ms: int
+) -> NewEvent:
+    """The event record to write; PayloadRejected when a supported type lacks what it needs."""
+    event_type = event_type_of(document)
+    if event_type not in SUPPORTED_EVENT_TYPES:
+        # Kept briefly and outside the processor's and sweeper's view, so new types show up in ops.
+        return NewEvent(
+            dedupe_key=ignored_key(request.provider, event_type, document),
+            event_type=event_type,
+            normalised_json=json.dumps({"provider": request.provider, "event_type": event_type}),
+            max_attempts=0,
+            expires_at_s=now_ms // 1000 + settings.ignored_retention_days * 86_400,
+            sweep_shard=None,
+            pending_due_at_ms=None,
+            status=EventStatus.IGNORED,
+            provider=request.provider,
+            raw_body=request.body,
+            received_at_ms=now_ms,
+        )
+    event = normalise(request.provider, parse_payload(document))
+    key = dedupe_key(event, document)
+    return NewEvent(
+        dedupe_key=key,
+        event_type=event.event_type,
+        normalised_json=event.model_dump_json(exclude_none=True),
+        max_attempts=settings.max_attempts,
+        expires_at_s=now_ms // 1000 + settings.retention_days * 86_400,
+        sweep_shard=sweep_shard(key, settings.sweep_shards),
+        pending_due_at_ms=now_ms + settings.pending_grace_seconds * 1000,
+        provider=request.provider,
+        raw_body=request.body,
+        received_at_ms=now_ms,
+    )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from spillway_core.alerts import AlertPublisher, FailureAlert, scrub
-from spillway_core.domain_store import DomainStore, LeadChanged, OutboundMessage, lead_pk
+from spillway_core.domain import UnsupportedEvent, plan_effect
+from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore
 from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
 from spillway_core.event_store import ClaimedEvent, EventStore
 from spillway_core.payloads import NormalisedEvent
@@ -19,7 +19,7 @@ from spillway_core.payloads import NormalisedEvent
 if TYPE_CHECKING:
     from spillway_core.settings import ProcessorSettings
 
-LEAD_WRITE_TRIES = 5
+CONCURRENT_CHANGE_TRIES = 5
 
 
 @dataclass
@@ -38,60 +38,25 @@ def backoff_ms(attempts: int, base_s: float, cap_s: float, rng: random.Random) -
     return int(rng.uniform(0, ceiling) * 1000)
 
 
-def parse_time_ms(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return int(parsed.timestamp() * 1000)
-
-
-def apply_email_sent(claimed: ClaimedEvent, event: NormalisedEvent, deps: ProcessorDeps) -> bool:
-    """Record the outbound message with its rollup and follow-up; False if it was already recorded."""
-    if not event.scheduled_email_id:
-        raise PermanentProcessingError("EMAIL_SENT without scheduled_email_id")
-    message = OutboundMessage(
-        workspace_id=event.workspace_id,
-        scheduled_email_id=event.scheduled_email_id,
-        dedupe_key=claimed.dedupe_key,
-        # Deterministic across retries: the provider's time, else the time we received the webhook.
-        sent_at_ms=parse_time_ms(event.sent_at) or claimed.received_at_ms,
-        subject=event.subject,
-        campaign_id=event.campaign_id,
-        campaign_name=event.campaign_name,
-        sender_email_id=event.sender_email_id,
-        lead_email=event.lead_email,
-        lead_id=event.lead_id,
-        lead_first_name=event.lead_first_name,
-        lead_last_name=event.lead_last_name,
-    )
-    for _ in range(LEAD_WRITE_TRIES):
-        lead = deps.domain.read_lead(lead_pk(event.workspace_id, event.lead_email)) if event.lead_email else None
-        try:
-            return deps.domain.record_outbound(message, lead, deps.clock_ms())
-        except LeadChanged:
-            continue
-    raise RetryableProcessingError("lead kept changing under concurrent updates")
-
-
-EFFECTS: dict[str, Callable[[ClaimedEvent, NormalisedEvent, ProcessorDeps], bool]] = {
-    "EMAIL_SENT": apply_email_sent,
-}
-
-
 def apply_effect(claimed: ClaimedEvent, deps: ProcessorDeps) -> bool:
+    """Applies the event's domain effect once; False if it had already been applied."""
     try:
         event = NormalisedEvent.model_validate_json(claimed.normalised_json)
-    except ValidationError as exc:
-        raise PermanentProcessingError("stored event does not match the normalised model") from exc
-    effect = EFFECTS.get(claimed.event_type)
-    if effect is None:
-        raise PermanentProcessingError(f"no effect for event type {claimed.event_type}")
-    return effect(claimed, event, deps)
+        plan = plan_effect(claimed.dedupe_key, event, claimed.received_at_ms)
+    except (ValidationError, UnsupportedEvent) as exc:
+        raise PermanentProcessingError(f"cannot plan the effect: {type(exc).__name__}") from exc
+    for _ in range(CONCURRENT_CHANGE_TRIES):
+        snapshot = deps.domain.read_snapshot(plan)
+        if snapshot.applied:
+            return False
+        try:
+            deps.domain.apply(plan, snapshot, deps.clock_ms())
+        except AlreadyApplied:
+            return False
+        except ConcurrentChange:
+            continue  # another event for the same lead or message got there first: fold again
+        return True
+    raise RetryableProcessingError("the lead kept changing under concurrent events")
 
 
 def process_event(dedupe_key: str, owner: str, deps: ProcessorDeps) -> str:

@@ -1,83 +1,99 @@
-"""Data access for the domain table: leads, campaigns, messages, follow-ups and rollups.
+"""Data access for the domain table: leads, campaigns, messages, follow-ups, open counters.
 
 Key design (single table, everything scoped by provider workspace):
 
-| item        | pk                                   | sk                     |
-|-------------|--------------------------------------|------------------------|
-| lead        | ``WS#<ws>#LEAD#<sha256(email)[:32]>`` | ``LEAD``               |
-| follow-up   | the lead's pk                        | ``FOLLOWUP#NO_RESPONSE`` |
-| message     | ``WS#<ws>#MSG#OUT#<scheduled id>``    | ``MESSAGE``            |
-| campaign    | ``WS#<ws>#CAMPAIGN#<campaign id>``    | ``CAMPAIGN``           |
+| item              | pk                                        | sk                       |
+|-------------------|-------------------------------------------|--------------------------|
+| lead              | ``WS#<ws>#LEAD#<sha256(email)[:32]>``      | ``LEAD``                 |
+| follow-up         | the lead's pk                             | ``FOLLOWUP#NO_RESPONSE`` |
+| message           | ``WS#<ws>#MSG#<OUT|IN>#<SE|RE>#<id>``      | ``MESSAGE``              |
+| open counter      | the outbound message's pk                 | ``OPENS``                |
+| campaign          | ``WS#<ws>#CAMPAIGN#<campaign id>``         | ``CAMPAIGN``             |
+| effect marker     | ``EFFECT#<dedupe key>``                   | ``EFFECT``               |
 
-Lead keys hash the normalised email so that keys (which end up in logs and alerts) carry no PII.
-A message and its rollup contribution are written in one transaction, guarded by the message's
-``attribute_not_exists``: a redelivered event cancels the transaction instead of counting twice.
+One event's effect is one read (``TransactGetItems``: marker, lead, message) and one write
+(``TransactWriteItems``). The write puts the event's marker with ``attribute_not_exists``, so a
+redelivered event cancels the whole transaction and changes nothing; the lead and the message are
+written with a condition on the version read, so concurrent events never lose each other's updates
+(the loser re-reads and folds again).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from spillway_core.errors import THROTTLING_CODES, RetryableProcessingError
+from spillway_core.domain import (
+    FOLLOW_UP_SK,
+    EffectPlan,
+    campaign_pk,
+    effect_marker_pk,
+    fold_lead,
+    follow_up_for,
+    merge_message,
+)
+from spillway_core.errors import RetryableProcessingError
 
-NO_RESPONSE_SEQUENCE = "FOLLOWUP#NO_RESPONSE"
-MISSING_WORKSPACE = "_"
-
-
-def workspace_key(workspace_id: str | None) -> str:
-    return f"WS#{workspace_id or MISSING_WORKSPACE}"
-
-
-def lead_pk(workspace_id: str | None, email: str) -> str:
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    return f"{workspace_key(workspace_id)}#LEAD#{digest}"
-
-
-def outbound_message_pk(workspace_id: str | None, scheduled_email_id: str) -> str:
-    return f"{workspace_key(workspace_id)}#MSG#OUT#{scheduled_email_id}"
+MARKER_RETENTION_S = 30 * 86_400  # longer than the events table keeps events (14 days)
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 
-def campaign_pk(workspace_id: str | None, campaign_id: str) -> str:
-    return f"{workspace_key(workspace_id)}#CAMPAIGN#{campaign_id}"
+class AlreadyApplied(Exception):
+    """This event's effect is already in the domain table (a redelivery or a retry after a crash)."""
 
 
-@dataclass(frozen=True)
-class OutboundMessage:
-    workspace_id: str | None
-    scheduled_email_id: str
-    dedupe_key: str
-    sent_at_ms: int
-    subject: str | None
-    campaign_id: str | None
-    campaign_name: str | None
-    sender_email_id: str | None
-    lead_email: str | None
-    lead_id: str | None
-    lead_first_name: str | None
-    lead_last_name: str | None
+class ConcurrentChange(Exception):
+    """Another event changed the lead or the message since we read them."""
 
 
 @dataclass(frozen=True)
-class LeadSnapshot:
-    exists: bool
-    version: int
-    last_outbound_at_ms: int
+class Snapshot:
+    applied: bool
+    lead: dict[str, Any] | None
+    message: dict[str, Any] | None
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value)
+    return value
 
 
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
+def to_python(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not item:
+        return None
+    return {k: _plain(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
 
 
-class LeadChanged(Exception):
-    """The lead changed between our read and our transaction (optimistic concurrency)."""
+def to_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZER.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _versioned_put(table: str, item: dict[str, Any], read_version: int | None) -> dict[str, Any]:
+    """Put with optimistic concurrency: the item must still be as we read it (or still absent)."""
+    put: dict[str, Any] = {"TableName": table, "Item": to_dynamodb(item)}
+    if read_version is None:
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+    else:
+        put["ConditionExpression"] = "#v = :v"
+        put["ExpressionAttributeNames"] = {"#v": "version"}
+        put["ExpressionAttributeValues"] = {":v": {"N": str(read_version)}}
+    return {"Put": put}
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
 
 
 class DomainStore:
@@ -85,170 +101,119 @@ class DomainStore:
         self._ddb = dynamodb_client
         self._table = table_name
 
-    def read_lead(self, pk: str) -> LeadSnapshot:
+    def read_snapshot(self, plan: EffectPlan) -> Snapshot:
+        keys = [_key(effect_marker_pk(plan.dedupe_key), "EFFECT")]
+        if plan.lead_pk:
+            keys.append(_key(plan.lead_pk, "LEAD"))
+        if plan.message:
+            keys.append(_key(plan.message.pk, "MESSAGE"))
         try:
-            response = self._ddb.get_item(
-                TableName=self._table,
-                Key={"pk": _s(pk), "sk": _s("LEAD")},
-                ConsistentRead=True,
-                ProjectionExpression="#v, lastOutboundAt",
-                ExpressionAttributeNames={"#v": "version"},
+            response = self._ddb.transact_get_items(
+                TransactItems=[{"Get": {"TableName": self._table, "Key": k}} for k in keys]
             )
         except (ClientError, BotoCoreError) as exc:
-            raise RetryableProcessingError(f"read lead: {_describe(exc)}") from exc
-        item = response.get("Item")
-        if not item:
-            return LeadSnapshot(exists=False, version=0, last_outbound_at_ms=0)
-        return LeadSnapshot(
-            exists=True,
-            version=int(item.get("version", {"N": "0"})["N"]),
-            last_outbound_at_ms=int(item.get("lastOutboundAt", {"N": "0"})["N"]),
+            raise RetryableProcessingError(f"read snapshot: {_describe(exc)}") from exc
+        items = [to_python(r.get("Item")) for r in response["Responses"]]
+        found = dict(zip([k["pk"]["S"] for k in keys], items, strict=True))
+        return Snapshot(
+            applied=found[effect_marker_pk(plan.dedupe_key)] is not None,
+            lead=found.get(plan.lead_pk) if plan.lead_pk else None,
+            message=found.get(plan.message.pk) if plan.message else None,
         )
 
-    def record_outbound(self, message: OutboundMessage, lead: LeadSnapshot | None, now_ms: int) -> bool:
-        """Write the message, its lead rollup, follow-up start and campaign upsert atomically.
-
-        Returns False when the message already existed (a duplicate delivery: nothing changed).
-        Raises LeadChanged when the lead moved under us; the caller re-reads and tries again.
-        """
-        ws = message.workspace_id
-        items: list[dict[str, Any]] = [
+    def apply(self, plan: EffectPlan, snapshot: Snapshot, now_ms: int) -> None:
+        """Writes the event's effect atomically. Raises AlreadyApplied or ConcurrentChange."""
+        table = self._table
+        marker = {
+            "pk": effect_marker_pk(plan.dedupe_key),
+            "sk": "EFFECT",
+            "dedupeKey": plan.dedupe_key,
+            "appliedAt": now_ms,
+            "expiresAt": now_ms // 1000 + MARKER_RETENTION_S,
+        }
+        writes: list[dict[str, Any]] = [
             {
                 "Put": {
-                    "TableName": self._table,
-                    "Item": _message_item(message, now_ms),
+                    "TableName": table,
+                    "Item": to_dynamodb(marker),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
         ]
-        if message.lead_email and lead is not None:
-            pk = lead_pk(ws, message.lead_email)
-            items.append(_lead_rollup_update(self._table, pk, message, lead, now_ms))
-            items.append(_start_follow_up(self._table, pk, message, now_ms))
-        if message.campaign_id:
-            items.append(_campaign_upsert(self._table, campaign_pk(ws, message.campaign_id), message, now_ms))
+        if plan.message:
+            writes.append(self._message_write(plan, snapshot))
+        if plan.lead_pk:
+            writes += self._lead_writes(plan, snapshot, now_ms)
+        if plan.opens_pk:
+            writes.append(
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": _key(plan.opens_pk, "OPENS"),
+                        "UpdateExpression": "ADD openCount :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                }
+            )
+        if plan.campaign:
+            campaign_id, name = plan.campaign
+            values: dict[str, Any] = {":id": {"S": campaign_id}}
+            expression = "SET campaignId = :id"
+            if name:
+                values[":name"] = {"S": name}
+                expression += ", #name = if_not_exists(#name, :name)"
+            update: dict[str, Any] = {
+                "TableName": table,
+                "Key": _key(campaign_pk(plan.workspace_id, campaign_id), "CAMPAIGN"),
+                "UpdateExpression": expression,
+                "ExpressionAttributeValues": values,
+            }
+            if name:
+                update["ExpressionAttributeNames"] = {"#name": "name"}
+            writes.append({"Update": update})
+        self._transact(writes)
+
+    def _message_write(self, plan: EffectPlan, snapshot: Snapshot) -> dict[str, Any]:
+        assert plan.message is not None
+        stored = snapshot.message
+        message = merge_message(stored, plan.message)
+        message |= {"pk": plan.message.pk, "sk": "MESSAGE", "version": int((stored or {}).get("version", 0)) + 1}
+        if plan.lead_pk:
+            message["leadPk"] = plan.lead_pk
+        return _versioned_put(self._table, message, stored["version"] if stored else None)
+
+    def _lead_writes(self, plan: EffectPlan, snapshot: Snapshot, now_ms: int) -> list[dict[str, Any]]:
+        assert plan.lead_pk is not None
+        stored = snapshot.lead
+        lead = fold_lead(stored, plan, message_is_new=plan.message is not None and snapshot.message is None)
+        lead |= {
+            "pk": plan.lead_pk,
+            "sk": "LEAD",
+            "workspaceId": plan.workspace_id,
+            "version": int((stored or {}).get("version", 0)) + 1,
+            "createdAt": (stored or {}).get("createdAt", now_ms),
+            "updatedAt": now_ms,
+        }
+        writes = [_versioned_put(self._table, lead, stored["version"] if stored else None)]
+        follow_up = follow_up_for(lead)
+        if follow_up is not None:
+            # Derived from the lead and written under the lead's version condition: no race of its own.
+            item = {"pk": plan.lead_pk, "sk": FOLLOW_UP_SK, **follow_up}
+            writes.append({"Put": {"TableName": self._table, "Item": to_dynamodb(item)}})
+        return writes
+
+    def _transact(self, writes: list[dict[str, Any]]) -> None:
         try:
-            self._ddb.transact_write_items(TransactItems=items)
+            self._ddb.transact_write_items(TransactItems=writes)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "TransactionCanceledException":
                 reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
                 if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return False
-                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                    raise LeadChanged from exc
+                    raise AlreadyApplied from exc
+                if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                    raise ConcurrentChange from exc
                 raise RetryableProcessingError(f"transaction cancelled: {reasons}") from exc
             raise RetryableProcessingError(f"transact: {code}") from exc
         except BotoCoreError as exc:
             raise RetryableProcessingError(f"transact: {type(exc).__name__}") from exc
-        return True
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
-        return f"{code} (throttled)" if code in THROTTLING_CODES else code
-    return type(exc).__name__
-
-
-def _message_item(message: OutboundMessage, now_ms: int) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": _s(outbound_message_pk(message.workspace_id, message.scheduled_email_id)),
-        "sk": _s("MESSAGE"),
-        "direction": _s("OUTBOUND"),
-        "scheduledEmailId": _s(message.scheduled_email_id),
-        "sentAt": _n(message.sent_at_ms),
-        "createdAt": _n(now_ms),
-        "dedupeKey": _s(message.dedupe_key),
-    }
-    optional = {
-        "subject": message.subject,
-        "campaignId": message.campaign_id,
-        "senderEmailId": message.sender_email_id,
-        "leadPk": lead_pk(message.workspace_id, message.lead_email) if message.lead_email else None,
-    }
-    item.update({name: _s(value) for name, value in optional.items() if value})
-    return item
-
-
-def _lead_rollup_update(
-    table: str, pk: str, message: OutboundMessage, lead: LeadSnapshot, now_ms: int
-) -> dict[str, Any]:
-    names = {"#v": "version"}
-    values: dict[str, Any] = {
-        ":email": _s(message.lead_email or ""),
-        ":now": _n(now_ms),
-        ":one": _n(1),
-        ":nextVersion": _n(lead.version + 1),
-        # Monotonic maximum, computed from the version we read; the version condition makes it safe.
-        ":lastOut": _n(max(lead.last_outbound_at_ms, message.sent_at_ms)),
-    }
-    sets = [
-        "email = :email",
-        "createdAt = if_not_exists(createdAt, :now)",
-        "updatedAt = :now",
-        "lastOutboundAt = :lastOut",
-        "#v = :nextVersion",
-    ]
-    for attr, value in (
-        ("providerLeadId", message.lead_id),
-        ("firstName", message.lead_first_name),
-        ("lastName", message.lead_last_name),
-    ):
-        if value:
-            values[f":{attr}"] = _s(value)
-            sets.append(f"{attr} = :{attr}")
-    if lead.exists:
-        condition = "#v = :expectedVersion"
-        values[":expectedVersion"] = _n(lead.version)
-    else:
-        condition = "attribute_not_exists(pk)"
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": {"pk": _s(pk), "sk": _s("LEAD")},
-            "UpdateExpression": f"SET {', '.join(sets)} ADD outboundCount :one",
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-    }
-
-
-def _start_follow_up(table: str, pk: str, message: OutboundMessage, now_ms: int) -> dict[str, Any]:
-    # if_not_exists makes the start idempotent: the first outbound email starts the sequence, later
-    # ones (and redeliveries) leave it as it is.
-    return {
-        "Update": {
-            "TableName": table,
-            "Key": {"pk": _s(pk), "sk": _s(NO_RESPONSE_SEQUENCE)},
-            "UpdateExpression": (
-                "SET #state = if_not_exists(#state, :active), startedAt = if_not_exists(startedAt, :sentAt), "
-                "startedBy = if_not_exists(startedBy, :dedupeKey), createdAt = if_not_exists(createdAt, :now)"
-            ),
-            "ExpressionAttributeNames": {"#state": "state"},
-            "ExpressionAttributeValues": {
-                ":active": _s("ACTIVE"),
-                ":sentAt": _n(message.sent_at_ms),
-                ":dedupeKey": _s(message.dedupe_key),
-                ":now": _n(now_ms),
-            },
-        }
-    }
-
-
-def _campaign_upsert(table: str, pk: str, message: OutboundMessage, now_ms: int) -> dict[str, Any]:
-    values: dict[str, Any] = {":now": _n(now_ms), ":id": _s(message.campaign_id or "")}
-    sets = ["campaignId = :id", "createdAt = if_not_exists(createdAt, :now)"]
-    if message.campaign_name:
-        values[":name"] = _s(message.campaign_name)
-        sets.append("#name = :name")
-    update: dict[str, Any] = {
-        "TableName": table,
-        "Key": {"pk": _s(pk), "sk": _s("CAMPAIGN")},
-        "UpdateExpression": f"SET {', '.join(sets)}",
-        "ExpressionAttributeValues": values,
-    }
-    if message.campaign_name:
-        update["ExpressionAttributeNames"] = {"#name": "name"}
-    return {"Update": update}

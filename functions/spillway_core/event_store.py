@@ -28,8 +28,10 @@ class NewEvent:
     received_at_ms: int
     max_attempts: int
     expires_at_s: int
-    sweep_shard: str
-    pending_due_at_ms: int
+    # Live events carry both (they enter the sweep index); IGNORED records carry neither.
+    sweep_shard: str | None
+    pending_due_at_ms: int | None
+    status: EventStatus = EventStatus.PENDING
 
 
 @dataclass(frozen=True)
@@ -96,18 +98,19 @@ class EventStore:
             A.PK: {"S": event.dedupe_key},
             A.PROVIDER: {"S": event.provider},
             A.EVENT_TYPE: {"S": event.event_type},
-            A.STATUS: {"S": EventStatus.PENDING.value},
+            A.STATUS: {"S": event.status.value},
             A.RECEIVED_AT: {"N": str(event.received_at_ms)},
             A.UPDATED_AT: {"N": str(event.received_at_ms)},
             A.RUN_AT: {"N": str(event.received_at_ms)},
             A.ATTEMPTS: {"N": "0"},
             A.MAX_ATTEMPTS: {"N": str(event.max_attempts)},
-            A.SWEEP_SHARD: {"S": event.sweep_shard},
-            A.DUE_AT: {"N": str(event.pending_due_at_ms)},
             A.NORMALISED: {"S": event.normalised_json},
             A.EXPIRES_AT: {"N": str(event.expires_at_s)},
             **raw_body_attributes(event.raw_body),
         }
+        if event.sweep_shard is not None and event.pending_due_at_ms is not None:
+            item[A.SWEEP_SHARD] = {"S": event.sweep_shard}
+            item[A.DUE_AT] = {"N": str(event.pending_due_at_ms)}
         try:
             self._ddb.put_item(
                 TableName=self._table,

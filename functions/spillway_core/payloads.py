@@ -10,6 +10,9 @@ optional here and ids are coerced to strings; what an event type *requires* is c
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
@@ -75,9 +78,29 @@ class ScheduledEmail(_Lenient):
     sent_at: Text = None
 
 
+class Reply(_Lenient):
+    """A message in the provider's inbox: a lead's reply, an untracked email, a bounce notice, or a
+    manual email sent from the master inbox."""
+
+    id: ProviderId = None
+    email_subject: Text = None
+    from_email_address: Text = None
+    from_name: Text = None
+    date_received: Text = None
+    automated_reply: bool | None = None
+
+
+class CampaignEvent(_Lenient):
+    id: ProviderId = None
+    type: Text = None
+    created_at: Text = None
+
+
 class EventData(_Lenient):
     campaign: Campaign | None = None
+    campaign_event: CampaignEvent | None = None
     lead: Lead | None = None
+    reply: Reply | None = None
     scheduled_email: ScheduledEmail | None = None
     sender_email: SenderEmail | None = None
 
@@ -88,7 +111,7 @@ class WebhookPayload(_Lenient):
 
 
 class NormalisedEvent(BaseModel):
-    """What the ingest stores for the processor: small, flat, no body."""
+    """What the ingest stores for the processor: small, flat, no message body."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,6 +121,8 @@ class NormalisedEvent(BaseModel):
     workspace_name: str | None = None
     campaign_id: str | None = None
     campaign_name: str | None = None
+    campaign_event_id: str | None = None
+    campaign_event_at: str | None = None
     lead_id: str | None = None
     lead_email: str | None = None
     lead_first_name: str | None = None
@@ -108,6 +133,11 @@ class NormalisedEvent(BaseModel):
     scheduled_email_id: str | None = None
     subject: str | None = None
     sent_at: str | None = None
+    reply_id: str | None = None
+    reply_subject: str | None = None
+    reply_from_email: str | None = None
+    reply_received_at: str | None = None
+    reply_automated: bool | None = None
 
 
 class PayloadRejected(Exception):
@@ -120,8 +150,75 @@ class PayloadRejected(Exception):
         self.message = message
 
 
-# Event type -> (the payload field that identifies one occurrence, as used in the dedupe key).
-DEDUPE_ID_FIELD = {"EMAIL_SENT": "scheduled_email.id"}
+def content_hash(document: dict[str, Any]) -> str:
+    """A key for events that carry no id of their own: identical redeliveries hash the same."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def _first(*candidates: tuple[str, str | None]) -> tuple[str, str] | None:
+    for label, value in candidates:
+        if value:
+            return label, value
+    return None
+
+
+# Each supported type: (how its occurrence id is chosen, what to say when there is none). The
+# label is part of the key when a type can be identified in more than one way, so ids from
+# different id spaces never collide.
+def _sent_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
+    return e.scheduled_email_id
+
+
+def _reply_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
+    return e.reply_id
+
+
+def _manual_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
+    found = _first(("reply", e.reply_id), ("scheduled_email", e.scheduled_email_id))
+    return f"{found[0]}-{found[1]}" if found else None
+
+
+def _interested_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
+    # Marking a reply interested is its own event (not the reply); a lead marked without a reply is
+    # identified by the lead.
+    found = _first(("reply", e.reply_id), ("lead", e.lead_id))
+    return f"{found[0]}-{found[1]}" if found else None
+
+
+def _opened_id(e: NormalisedEvent, document: dict[str, Any]) -> str | None:
+    # Every open is a separate event; its campaign event id identifies it. Without one, a hash of the
+    # whole payload: a redelivery is byte-for-byte the same event, and refusing an open would only
+    # make the provider retry it forever.
+    return f"event-{e.campaign_event_id}" if e.campaign_event_id else content_hash(document)
+
+
+def _bounced_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
+    found = _first(("scheduled_email", e.scheduled_email_id), ("reply", e.reply_id))
+    return f"{found[0]}-{found[1]}" if found else None
+
+
+def _unsubscribed_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
+    found = _first(("lead", e.lead_id), ("email", _email_digest(e.lead_email)))
+    return f"{found[0]}-{found[1]}" if found else None
+
+
+def _email_digest(email: str | None) -> str | None:
+    return hashlib.sha256(email.encode()).hexdigest()[:32] if email else None
+
+
+DedupeRule = Callable[[NormalisedEvent, dict[str, Any]], str | None]
+DEDUPE_RULES: dict[str, tuple[DedupeRule, str]] = {
+    "EMAIL_SENT": (_sent_id, "data.scheduled_email.id"),
+    "MANUAL_EMAIL_SENT": (_manual_id, "data.reply.id or data.scheduled_email.id"),
+    "LEAD_REPLIED": (_reply_id, "data.reply.id"),
+    "LEAD_INTERESTED": (_interested_id, "data.reply.id or data.lead.id"),
+    "UNTRACKED_REPLY_RECEIVED": (_reply_id, "data.reply.id"),
+    "EMAIL_OPENED": (_opened_id, "(never missing: content hash)"),
+    "EMAIL_BOUNCED": (_bounced_id, "data.scheduled_email.id or data.reply.id"),
+    "LEAD_UNSUBSCRIBED": (_unsubscribed_id, "data.lead.id or data.lead.email"),
+}
+SUPPORTED_EVENT_TYPES = frozenset(DEDUPE_RULES)
 
 
 def parse_payload(document: dict[str, Any]) -> WebhookPayload:
@@ -133,27 +230,35 @@ def parse_payload(document: dict[str, Any]) -> WebhookPayload:
         raise PayloadRejected(422, "invalid_payload", f"invalid fields: {', '.join(fields)}") from exc
 
 
+def event_type_of(document: dict[str, Any]) -> str:
+    """The event type, read before full validation so unknown types can be recorded as IGNORED."""
+    event = document.get("event")
+    raw_type = event.get("type") if isinstance(event, dict) else None
+    if not isinstance(raw_type, str) or not raw_type.strip():
+        raise PayloadRejected(422, "missing_event_type", "event.type is required")
+    return raw_type.strip().upper()
+
+
 def normalise(provider: str, payload: WebhookPayload) -> NormalisedEvent:
     info = payload.event or EventInfo()
     data = payload.data or EventData()
     if not info.type:
         raise PayloadRejected(422, "missing_event_type", "event.type is required")
-    event_type = info.type.upper()
-    if event_type not in DEDUPE_ID_FIELD:
-        raise PayloadRejected(422, "unsupported_event_type", f"event type {event_type} is not supported")
-    scheduled = data.scheduled_email or ScheduledEmail()
-    if not scheduled.id:
-        raise PayloadRejected(422, "missing_dedupe_id", f"{event_type} requires data.scheduled_email.id")
     campaign = data.campaign or Campaign()
+    campaign_event = data.campaign_event or CampaignEvent()
     lead = data.lead or Lead()
     sender = data.sender_email or SenderEmail()
+    scheduled = data.scheduled_email or ScheduledEmail()
+    reply = data.reply or Reply()
     return NormalisedEvent(
         provider=provider,
-        event_type=event_type,
+        event_type=info.type.upper(),
         workspace_id=info.workspace_id,
         workspace_name=info.workspace_name,
         campaign_id=campaign.id,
         campaign_name=campaign.name,
+        campaign_event_id=campaign_event.id,
+        campaign_event_at=campaign_event.created_at,
         lead_id=lead.id,
         lead_email=normalise_email(lead.email),
         lead_first_name=lead.first_name,
@@ -164,6 +269,11 @@ def normalise(provider: str, payload: WebhookPayload) -> NormalisedEvent:
         scheduled_email_id=scheduled.id,
         subject=scheduled.email_subject,
         sent_at=scheduled.sent_at,
+        reply_id=reply.id,
+        reply_subject=reply.email_subject,
+        reply_from_email=normalise_email(reply.from_email_address),
+        reply_received_at=reply.date_received,
+        reply_automated=reply.automated_reply,
     )
 
 
@@ -171,6 +281,14 @@ def normalise_email(email: str | None) -> str | None:
     return email.strip().lower() if email else None
 
 
-def dedupe_key(event: NormalisedEvent) -> str:
-    """``<provider>:<EVENT_TYPE>:<most specific provider id>``; one key per real-world occurrence."""
-    return f"{event.provider}:{event.event_type}:{event.scheduled_email_id}"
+def dedupe_key(event: NormalisedEvent, document: dict[str, Any]) -> str:
+    """``<provider>:<EVENT_TYPE>:<occurrence id>``; one key per real-world occurrence."""
+    rule, needs = DEDUPE_RULES[event.event_type]
+    occurrence = rule(event, document)
+    if not occurrence:
+        raise PayloadRejected(422, "missing_dedupe_id", f"{event.event_type} requires {needs}")
+    return f"{event.provider}:{event.event_type}:{occurrence}"
+
+
+def ignored_key(provider: str, event_type: str, document: dict[str, Any]) -> str:
+    return f"{provider}:{event_type}:{content_hash(document)}"

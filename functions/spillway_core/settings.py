@@ -30,6 +30,7 @@ class IngestSettings(_Settings):
     max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=256 * 1024, gt=0)
     max_attempts: int = Field(alias="MAX_ATTEMPTS", default=8, ge=1)
     retention_days: int = Field(alias="EVENT_RETENTION_DAYS", default=14, ge=1)
+    ignored_retention_days: int = Field(alias="IGNORED_RETENTION_DAYS", default=1, ge=1)
     sweep_shards: int = Field(alias="SWEEP_SHARDS", default=16, ge=1, le=256)
     pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
     retry_after_seconds: int = Field(alias="RETRY_AFTER_SECONDS", default=5, ge=1)

@@ -9,6 +9,7 @@ class EventStatus(StrEnum):
     RETRY_WAIT = "RETRY_WAIT"  # failed retryably; the sweeper wakes it at runAt
     SUCCEEDED = "SUCCEEDED"  # terminal: domain effects applied
     FAILED = "FAILED"  # terminal: gave up, an alert was published
+    IGNORED = "IGNORED"  # terminal: an event type Spillway does not handle, kept briefly for visibility
 
 
 LIVE_STATUSES = (EventStatus.PENDING, EventStatus.RUNNING, EventStatus.RETRY_WAIT)

@@ -54,4 +54,6 @@ class DomainTable(Construct):
             "Table",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            # Only effect markers carry it: they must outlive redeliveries, not the domain data.
+            time_to_live_attribute="expiresAt",
         )

@@ -29,7 +29,7 @@ def test_same_email_sent_twice_is_stored_once_and_processed_once(deployed: Deplo
     )
     assert event["attempts"]["N"] == "1"
     items = deployed.domain_items()
-    messages = [i for i in items if i["pk"]["S"].endswith("#MSG#OUT#700001")]
+    messages = [i for i in items if i["pk"]["S"].endswith("#MSG#OUT#SE#700001")]
     assert len(messages) == 1
     [lead] = [i for i in items if i["sk"]["S"] == "LEAD" and i["pk"]["S"] == messages[0]["leadPk"]["S"]]
     assert lead["outboundCount"]["N"] == "1"

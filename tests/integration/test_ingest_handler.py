@@ -91,3 +91,21 @@ def test_header_token_and_base64_body(aws: Aws, email_sent: dict[str, Any]) -> N
     status, body, _ = invoke(event)
 
     assert (status, body["status"]) == (200, "accepted")
+
+
+def test_a_256_kib_html_body_is_stored_compressed_under_the_item_limit(aws: Aws, email_sent: dict[str, Any]) -> None:
+    paragraph = "<p>Hi Jane, here is the long newsletter you asked about: Ünïcødé ✓</p>\n"
+    email_sent["data"]["scheduled_email"]["email_body"] = ""
+    room = 256 * 1024 - len(json.dumps(email_sent).encode())
+    email_sent["data"]["scheduled_email"]["email_body"] = paragraph * (
+        room // len(json.dumps(paragraph)[1:-1].encode())
+    )
+    event = api_request(email_sent, token=TOKEN)
+    assert 255 * 1024 < len(event["body"].encode()) <= 256 * 1024
+
+    status, response, _ = invoke(event)
+
+    assert (status, response["status"]) == (200, "accepted")
+    item = aws.event_item("emailbison:EMAIL_SENT:884512")
+    assert item is not None
+    assert "rawZlib" in item and "raw" not in item

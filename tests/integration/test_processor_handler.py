@@ -8,7 +8,7 @@ from typing import Any
 
 import ingest.handler
 import processor.handler
-from spillway_core.domain_store import lead_pk
+from spillway_core.domain import lead_pk
 from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
 from tests.support.lambda_events import FakeContext, api_request, stream_event, stream_record
@@ -50,7 +50,7 @@ def test_email_sent_effect_is_applied_and_event_succeeds(aws: Aws, email_sent: d
     assert "sweepShard" not in event and "dueAt" not in event  # left the sweep index
     domain = domain_by_sk(aws)
     [message] = domain["MESSAGE"]
-    assert message["pk"]["S"] == "WS#12#MSG#OUT#884512"
+    assert message["pk"]["S"] == "WS#12#MSG#OUT#SE#884512"
     [lead] = domain["LEAD"]
     assert lead["pk"]["S"] == lead_pk("12", "jane.doe@prospect.example")
     assert lead["email"]["S"] == "jane.doe@prospect.example"

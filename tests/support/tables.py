@@ -41,3 +41,12 @@ DOMAIN_TABLE: dict[str, Any] = {
 def create_tables(dynamodb: Any) -> None:
     dynamodb.create_table(TableName=EVENTS_TABLE_NAME, BillingMode="PAY_PER_REQUEST", **EVENTS_TABLE)
     dynamodb.create_table(TableName=DOMAIN_TABLE_NAME, BillingMode="PAY_PER_REQUEST", **DOMAIN_TABLE)
+
+
+def recreate_tables(dynamodb: Any) -> None:
+    """Empty tables for the next example, without restarting moto (much faster than a new mock)."""
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for name in (EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME):
+        if name in existing:
+            dynamodb.delete_table(TableName=name)
+    create_tables(dynamodb)

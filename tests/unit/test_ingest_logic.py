@@ -170,3 +170,37 @@ def test_sweep_shards_are_stable_and_spread() -> None:
 
     assert sweep_shard("emailbison:EMAIL_SENT:1", 16) == sweep_shard("emailbison:EMAIL_SENT:1", 16)
     assert shards == {f"{n:03d}" for n in range(16)}
+
+
+def test_unknown_event_type_is_kept_as_ignored_and_answered_2xx() -> None:
+    document = {"event": {"type": "TAG_ATTACHED", "workspace_id": 1}, "data": {"tag": {"id": 5}}}
+
+    status, body, store = run(request(document))
+
+    assert (status, body["status"]) == (200, "ignored")
+    [stored] = store.puts
+    assert stored.status.value == "IGNORED"
+    assert stored.sweep_shard is None and stored.pending_due_at_ms is None  # invisible to processor/sweeper
+    assert stored.expires_at_s == NOW_MS // 1000 + 86_400
+    assert body["id"].startswith("emailbison:TAG_ATTACHED:sha256-")
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "manual_email_sent.json",
+        "lead_replied.json",
+        "lead_interested.json",
+        "untracked_reply_received.json",
+        "email_opened.json",
+        "email_bounced.json",
+        "lead_unsubscribed.json",
+    ],
+)
+def test_every_supported_type_is_accepted(fixture: str) -> None:
+    from tests.conftest import load_fixture
+
+    status, body, store = run(request(load_fixture(fixture)))
+
+    assert (status, body["status"]) == (200, "accepted")
+    assert store.puts[0].status.value == "PENDING"

@@ -8,8 +8,9 @@ import zlib
 import pytest
 from pydantic import ValidationError
 
-from processor.logic import backoff_ms, parse_time_ms
+from processor.logic import backoff_ms
 from spillway_core.alerts import MAX_ERROR_CHARS, scrub
+from spillway_core.domain import parse_time_ms
 from spillway_core.event_store import RAW_COMPRESSED_LIMIT, decode_raw_body, raw_body_attributes
 from spillway_core.settings import IngestSettings
 

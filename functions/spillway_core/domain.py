@@ -1,0 +1,288 @@
+"""The domain model: what each event contributes, and how contributions combine.
+
+Events about a lead arrive out of order and more than once, so the state they build must not depend
+on either. Every piece of state here is a *join* of contributions: flags only ever turn on, counters
+add one per unique message or event (the store guards uniqueness), times keep their maximum (last
+seen) or minimum (first seen), and text fields keep the smallest non-empty value. Joins are
+commutative, associative and idempotent, so any order of the same events folds to the same lead.
+Everything derived (status, blacklisting, the follow-up sequence) is a pure function of the lead.
+
+Pure code: no AWS here. ``domain_store`` reads a snapshot, calls ``fold_lead`` / ``merge_message``,
+and writes the result under optimistic concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from spillway_core.payloads import NormalisedEvent
+
+MISSING_WORKSPACE = "_"
+FOLLOW_UP_SK = "FOLLOWUP#NO_RESPONSE"
+STOP_FLAGS = ("unsubscribed", "bounced", "interested", "replied")  # in order of precedence
+BLACKLIST_FLAGS = ("unsubscribed", "bounced")
+
+
+class UnsupportedEvent(Exception):
+    """The processor was handed an event type it has no effect for."""
+
+
+def workspace_key(workspace_id: str | None) -> str:
+    return f"WS#{workspace_id or MISSING_WORKSPACE}"
+
+
+def lead_pk(workspace_id: str | None, email: str) -> str:
+    # Keys end up in logs and alerts: hash the address rather than carry it.
+    return f"{workspace_key(workspace_id)}#LEAD#{hashlib.sha256(email.encode()).hexdigest()[:32]}"
+
+
+def message_pk(workspace_id: str | None, direction: str, id_space: str, provider_id: str) -> str:
+    """``OUT#SE#<scheduled email id>``, ``OUT#RE#<reply id>`` (manual), ``IN#RE#<reply id>``."""
+    return f"{workspace_key(workspace_id)}#MSG#{direction}#{id_space}#{provider_id}"
+
+
+def campaign_pk(workspace_id: str | None, campaign_id: str) -> str:
+    return f"{workspace_key(workspace_id)}#CAMPAIGN#{campaign_id}"
+
+
+def effect_marker_pk(dedupe_key: str) -> str:
+    return f"EFFECT#{dedupe_key}"
+
+
+def parse_time_ms(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return int(parsed.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class MessagePlan:
+    pk: str
+    direction: str  # OUTBOUND | INBOUND
+    kind: str  # CAMPAIGN | MANUAL | REPLY | UNTRACKED | BOUNCE_NOTICE
+    attributes: dict[str, Any]  # joined with what is stored (text: min, flags: or, times: min)
+    counts_in_rollup: bool  # a new message adds one to the lead's outbound or inbound count
+
+
+@dataclass(frozen=True)
+class LeadContribution:
+    """What one event adds to its lead. Applied at most once per event (the effect marker)."""
+
+    at_ms: int
+    flags: frozenset[str] = frozenset()
+    campaign_outbound: bool = False
+    opened: bool = False
+
+
+@dataclass(frozen=True)
+class EffectPlan:
+    dedupe_key: str
+    workspace_id: str | None
+    lead_email: str | None
+    lead_identity: dict[str, str]  # providerLeadId, firstName, lastName: joined like message text
+    contribution: LeadContribution
+    message: MessagePlan | None = None
+    opens_pk: str | None = None  # the outbound message whose open counter this event bumps
+    campaign: tuple[str, str | None] | None = None  # (id, name)
+
+    @property
+    def lead_pk(self) -> str | None:
+        return lead_pk(self.workspace_id, self.lead_email) if self.lead_email else None
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v != ""}
+
+
+def plan_effect(dedupe_key: str, event: NormalisedEvent, received_at_ms: int) -> EffectPlan:
+    """Turns a normalised event into the writes it needs. Raises UnsupportedEvent for other types."""
+    ws = event.workspace_id
+    campaign = (event.campaign_id, event.campaign_name) if event.campaign_id else None
+    identity = _present(providerLeadId=event.lead_id, firstName=event.lead_first_name, lastName=event.lead_last_name)
+    reply_at = parse_time_ms(event.reply_received_at)
+    event_at = parse_time_ms(event.campaign_event_at)
+    kind = event.event_type
+    message: MessagePlan | None = None
+
+    def plan(
+        lead_email: str | None,
+        contribution: LeadContribution,
+        message: MessagePlan | None = None,
+        opens_pk: str | None = None,
+    ) -> EffectPlan:
+        return EffectPlan(dedupe_key, ws, lead_email, identity, contribution, message, opens_pk, campaign)
+
+    if kind in {"EMAIL_SENT", "MANUAL_EMAIL_SENT"}:
+        manual = kind == "MANUAL_EMAIL_SENT"
+        # A manual email is a message in the inbox: its own time is the reply's.
+        own_time = reply_at if manual and event.reply_id else parse_time_ms(event.sent_at)
+        at = own_time or event_at or received_at_ms
+        if manual and event.reply_id:
+            pk = message_pk(ws, "OUT", "RE", event.reply_id)
+        elif event.scheduled_email_id:
+            pk = message_pk(ws, "OUT", "SE", event.scheduled_email_id)
+        else:
+            raise UnsupportedEvent(f"{kind} without a message id")
+        message = MessagePlan(
+            pk=pk,
+            direction="OUTBOUND",
+            kind="MANUAL" if manual else "CAMPAIGN",
+            attributes=_present(
+                sentAt=at,
+                subject=event.reply_subject if manual and event.reply_id else event.subject,
+                campaignId=event.campaign_id,
+                senderEmailId=event.sender_email_id,
+                scheduledEmailId=event.scheduled_email_id,
+                replyId=event.reply_id if manual else None,
+            ),
+            counts_in_rollup=True,
+        )
+        contribution = LeadContribution(at_ms=at, campaign_outbound=not manual)
+        return plan(event.lead_email, contribution, message)
+
+    if kind in {"LEAD_REPLIED", "UNTRACKED_REPLY_RECEIVED", "LEAD_INTERESTED"}:
+        at = reply_at or event_at or received_at_ms
+        flag = "interested" if kind == "LEAD_INTERESTED" else "replied"
+        # An untracked reply is matched to its lead by the sender's address.
+        email = event.lead_email or (event.reply_from_email if kind != "LEAD_INTERESTED" else None)
+        if event.reply_id:
+            message = MessagePlan(
+                pk=message_pk(ws, "IN", "RE", event.reply_id),
+                direction="INBOUND",
+                kind="UNTRACKED" if kind == "UNTRACKED_REPLY_RECEIVED" else "REPLY",
+                attributes=_present(
+                    receivedAt=reply_at,
+                    subject=event.reply_subject,
+                    replyId=event.reply_id,
+                    campaignId=event.campaign_id,
+                    interested=True if flag == "interested" else None,
+                    automated=event.reply_automated,
+                ),
+                counts_in_rollup=True,
+            )
+        contribution = LeadContribution(at_ms=at, flags=frozenset({flag}))
+        return plan(email, contribution, message)
+
+    if kind == "EMAIL_OPENED":
+        at = event_at or received_at_ms
+        opens = message_pk(ws, "OUT", "SE", event.scheduled_email_id) if event.scheduled_email_id else None
+        contribution = LeadContribution(at_ms=at, opened=True)
+        return plan(event.lead_email, contribution, opens_pk=opens)
+
+    if kind == "EMAIL_BOUNCED":
+        at = event_at or reply_at or received_at_ms
+        if event.reply_id:  # the bounce notice itself; not the lead writing, so not in the rollup
+            message = MessagePlan(
+                pk=message_pk(ws, "IN", "RE", event.reply_id),
+                direction="INBOUND",
+                kind="BOUNCE_NOTICE",
+                attributes=_present(
+                    receivedAt=reply_at, replyId=event.reply_id, bouncedScheduledEmailId=event.scheduled_email_id
+                ),
+                counts_in_rollup=False,
+            )
+        contribution = LeadContribution(at_ms=at, flags=frozenset({"bounced"}))
+        return plan(event.lead_email, contribution, message)
+
+    if kind == "LEAD_UNSUBSCRIBED":
+        at = event_at or received_at_ms
+        contribution = LeadContribution(at_ms=at, flags=frozenset({"unsubscribed"}))
+        return plan(event.lead_email, contribution)
+
+    raise UnsupportedEvent(f"no effect for event type {kind}")
+
+
+# --- joins ------------------------------------------------------------------------------------------
+
+
+def _join_text(current: Any, new: Any) -> Any:
+    if current in (None, ""):
+        return new
+    if new in (None, ""):
+        return current
+    return min(current, new)  # deterministic whatever the order
+
+
+def join_attributes(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Booleans or, everything else the smaller non-empty value (ids, texts, first-seen times)."""
+    joined = dict(current)
+    for name, value in new.items():
+        if isinstance(value, bool) or isinstance(joined.get(name), bool):
+            joined[name] = bool(joined.get(name)) or bool(value)
+        else:
+            joined[name] = _join_text(joined.get(name), value)
+    return joined
+
+
+def merge_message(stored: dict[str, Any] | None, plan: MessagePlan) -> dict[str, Any]:
+    base = stored or {"direction": plan.direction, "kind": plan.kind}
+    merged = join_attributes(base, plan.attributes)
+    # A reply and its interested-marking describe one message; a bounce notice never becomes a reply.
+    merged["kind"] = min(base.get("kind", plan.kind), plan.kind)
+    return merged
+
+
+def _max(current: Any, new: int) -> int:
+    return max(int(current or 0), new)
+
+
+def _min(current: Any, new: int) -> int:
+    return new if current in (None, 0) else min(int(current), new)
+
+
+def fold_lead(stored: dict[str, Any] | None, plan: EffectPlan, message_is_new: bool) -> dict[str, Any]:
+    """The lead after one event's contribution (called once per event, under the event's marker)."""
+    lead = join_attributes(stored or {"email": plan.lead_email}, plan.lead_identity)
+    contribution = plan.contribution
+    for flag in contribution.flags:
+        lead[flag] = True
+        lead["stoppedAt"] = _min(lead.get("stoppedAt"), contribution.at_ms)
+    message = plan.message
+    if message and message.counts_in_rollup:
+        side = "Outbound" if message.direction == "OUTBOUND" else "Inbound"
+        # The count grows once per message (whichever of its events comes first creates it); the
+        # last-seen time takes every event about it, so it cannot depend on which came first.
+        if message_is_new:
+            lead[f"{side.lower()}Count"] = int(lead.get(f"{side.lower()}Count", 0)) + 1
+        lead[f"last{side}At"] = _max(lead.get(f"last{side}At"), contribution.at_ms)
+    if contribution.campaign_outbound:
+        lead["firstCampaignOutboundAt"] = _min(lead.get("firstCampaignOutboundAt"), contribution.at_ms)
+    if contribution.opened:
+        lead["openCount"] = int(lead.get("openCount", 0)) + 1
+        lead["lastOpenedAt"] = _max(lead.get("lastOpenedAt"), contribution.at_ms)
+    lead["blacklisted"] = any(lead.get(flag) for flag in BLACKLIST_FLAGS)
+    lead["status"] = lead_status(lead)
+    return lead
+
+
+def lead_status(lead: dict[str, Any]) -> str:
+    if lead.get("blacklisted"):
+        return "BLACKLISTED"  # wins over everything, before or after
+    if lead.get("interested"):
+        return "INTERESTED"
+    if lead.get("replied"):
+        return "REPLIED"
+    return "CONTACTED" if lead.get("outboundCount") else "NEW"
+
+
+def follow_up_for(lead: dict[str, Any]) -> dict[str, Any] | None:
+    """The no-response sequence, derived from the lead: it exists once a campaign email went out,
+    and is STOPPED as soon as the lead replied, was marked interested, bounced or unsubscribed,
+    whether that came before or after the email."""
+    started_at = lead.get("firstCampaignOutboundAt")
+    if not started_at:
+        return None
+    reason = next((flag for flag in STOP_FLAGS if lead.get(flag)), None)
+    follow_up: dict[str, Any] = {"state": "STOPPED" if reason else "ACTIVE", "startedAt": int(started_at)}
+    if reason:
+        follow_up |= {"stopReason": reason.upper(), "stoppedAt": int(lead["stoppedAt"])}
+    return follow_up

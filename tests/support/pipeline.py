@@ -1,0 +1,95 @@
+"""The pipeline run in-process against moto: the real ingest and processor logic, no Lambda runtime.
+
+The stream is played by the test: after each ingest it hands the event's key to the processor, and
+it can redeliver, or "crash" the processor between the effect and the outcome, at will.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.logic import ingest_webhook
+from processor.logic import ProcessorDeps, process_event
+from spillway_core.alerts import FailureAlert
+from spillway_core.domain_store import DomainStore
+from spillway_core.event_store import EventStore
+from spillway_core.http import WebhookRequest
+from spillway_core.settings import IngestSettings, ProcessorSettings
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME
+
+TOKEN = "property-test-token"
+BOOKKEEPING = frozenset({"version", "createdAt", "updatedAt", "appliedAt", "expiresAt"})
+
+
+@dataclass
+class CapturedAlerts:
+    sent: list[FailureAlert] = field(default_factory=list)
+
+    def publish(self, alert: FailureAlert) -> None:
+        self.sent.append(alert)
+
+
+class InProcessPipeline:
+    def __init__(self, dynamodb: Any, seed: int = 0) -> None:
+        self.dynamodb = dynamodb
+        self.clock = 1_795_000_000_000
+        self.alerts = CapturedAlerts()
+        self.ingest_settings = IngestSettings.from_env(
+            {"EVENTS_TABLE": EVENTS_TABLE_NAME, "INGEST_TOKEN_SHA256S": hashlib.sha256(TOKEN.encode()).hexdigest()}
+        )
+        self.events = EventStore(dynamodb, EVENTS_TABLE_NAME)
+        self.deps = ProcessorDeps(
+            settings=ProcessorSettings.from_env(
+                {"EVENTS_TABLE": EVENTS_TABLE_NAME, "DOMAIN_TABLE": DOMAIN_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
+            ),
+            events=self.events,
+            domain=DomainStore(dynamodb, DOMAIN_TABLE_NAME),
+            alerts=self.alerts,  # type: ignore[arg-type]
+            clock_ms=self.tick,
+            rng=random.Random(seed),
+        )
+
+    def tick(self) -> int:
+        self.clock += 7
+        return self.clock
+
+    def post(self, payload: dict[str, Any], provider: str = "emailbison") -> tuple[int, dict[str, Any]]:
+        request = WebhookRequest(
+            provider=provider,
+            headers={"content-type": "application/json"},
+            query={"token": TOKEN},
+            body=json.dumps(payload).encode(),
+        )
+        response = ingest_webhook(request, self.ingest_settings, self.events, self.tick()).response
+        return response.status, response.body
+
+    def process(self, key: str, owner: str = "proc") -> str:
+        return process_event(key, owner, self.deps)
+
+    def crash_after_effect(self, key: str) -> None:
+        """The processor applied the effect but died before recording it; the lease ran out and the
+        sweeper put the event back to PENDING."""
+        self.dynamodb.update_item(
+            TableName=EVENTS_TABLE_NAME,
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET #s = :p REMOVE leaseOwner",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": {"S": "PENDING"}},
+        )
+
+    def event_statuses(self) -> dict[str, str]:
+        items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
+        return {i["pk"]["S"]: i["status"]["S"] for i in items}
+
+    def domain_state(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every domain item, without bookkeeping attributes (versions, wall-clock stamps)."""
+        state: dict[tuple[str, str], dict[str, Any]] = {}
+        paginator = self.dynamodb.get_paginator("scan")
+        for page in paginator.paginate(TableName=DOMAIN_TABLE_NAME, ConsistentRead=True):
+            for item in page["Items"]:
+                state[(item["pk"]["S"], item["sk"]["S"])] = {k: v for k, v in item.items() if k not in BOOKKEEPING}
+        return state

@@ -1,0 +1,79 @@
+"""The pure domain fold: joins, derived status and the follow-up sequence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spillway_core.domain import fold_lead, follow_up_for, join_attributes, merge_message, plan_effect
+from spillway_core.payloads import dedupe_key, normalise, parse_payload
+from tests.support.scenario import EVENTS
+
+
+def plan(name: str) -> Any:
+    document = EVENTS[name]
+    event = normalise("emailbison", parse_payload(document))
+    return plan_effect(dedupe_key(event, document), event, received_at_ms=0)
+
+
+def fold(*names: str) -> dict[str, Any]:
+    lead: dict[str, Any] | None = None
+    seen_messages: set[str] = set()
+    for name in names:
+        p = plan(name)
+        is_new = p.message is not None and p.message.pk not in seen_messages
+        if p.message:
+            seen_messages.add(p.message.pk)
+        lead = fold_lead(lead, p, message_is_new=is_new)
+    assert lead is not None
+    return lead
+
+
+def test_a_reply_before_the_first_email_means_the_sequence_never_runs() -> None:
+    assert follow_up_for(fold("replied", "sent_a"))["state"] == "STOPPED"  # type: ignore[index]
+    assert follow_up_for(fold("sent_a", "replied"))["state"] == "STOPPED"  # type: ignore[index]
+    assert follow_up_for(fold("sent_a"))["state"] == "ACTIVE"  # type: ignore[index]
+
+
+def test_manual_emails_do_not_start_the_sequence() -> None:
+    assert follow_up_for(fold("manual")) is None
+
+
+def test_blacklisting_wins_before_and_after() -> None:
+    assert fold("unsubscribed", "interested")["status"] == "BLACKLISTED"
+    assert fold("interested", "bounced")["status"] == "BLACKLISTED"
+    assert fold("interested", "replied")["status"] == "INTERESTED"
+
+
+def test_a_reply_and_its_interested_marking_count_one_inbound_message() -> None:
+    lead = fold("replied", "interested")
+
+    assert lead["inboundCount"] == 1
+    assert lead["replied"] and lead["interested"]
+
+
+def test_last_times_are_maxima_and_first_times_minima() -> None:
+    assert fold("sent_b", "sent_a")["lastOutboundAt"] == fold("sent_a", "sent_b")["lastOutboundAt"]
+    assert fold("sent_b", "sent_a")["firstCampaignOutboundAt"] == plan("sent_a").contribution.at_ms
+
+
+def test_join_is_commutative_and_idempotent() -> None:
+    a = {"subject": "B", "interested": False, "receivedAt": 5}
+    b = {"subject": "A", "interested": True, "replyId": "9"}
+
+    assert (
+        join_attributes(a, b)
+        == join_attributes(b, a)
+        == {
+            "subject": "A",
+            "interested": True,
+            "receivedAt": 5,
+            "replyId": "9",
+        }
+    )
+    assert join_attributes(join_attributes(a, b), b) == join_attributes(a, b)
+
+
+def test_a_bounce_notice_stays_a_bounce_notice() -> None:
+    notice = plan("bounced").message
+    assert notice is not None
+    assert merge_message({"kind": "REPLY", "direction": "INBOUND"}, notice)["kind"] == "BOUNCE_NOTICE"

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.lambda_asset import host_architecture, host_python_version
 
 CONTEXT_KEY = "spillway"
-TOKEN_PARAMETER = "IngestTokenSha256s"  # noqa: S105 - a parameter name
+TOKEN_PARAMETER = "IngestTokenSha256s"
 
 
 class SpillwayConfig(BaseModel):
@@ -51,6 +51,13 @@ class SpillwayConfig(BaseModel):
     # Sweeper
     sweep_schedule_minutes: int = Field(1, alias="sweepScheduleMinutes")
     sweep_max_items: int = Field(500, alias="sweepMaxItems")
+    alert_retry_seconds: int = Field(60, alias="alertRetrySeconds")
+
+    # Alerts and alarms
+    notifier_batch_window_seconds: int = Field(60, alias="notifierBatchWindowSeconds")
+    iterator_age_alarm_seconds: int = Field(300, alias="iteratorAgeAlarmSeconds")
+    sweeper_woken_alarm_threshold: int = Field(10, alias="sweeperWokenAlarmThreshold")
+    throttle_alarm_minutes: int = Field(10, alias="throttleAlarmMinutes")
 
     @classmethod
     def from_context(cls, context: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> SpillwayConfig:
@@ -71,7 +78,7 @@ class EnvVar:
     EVENTS_TABLE = "EVENTS_TABLE"
     DOMAIN_TABLE = "DOMAIN_TABLE"
     ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
-    INGEST_TOKEN_SHA256S = "INGEST_TOKEN_SHA256S"  # noqa: S105 - a variable name
+    INGEST_TOKEN_SHA256S = "INGEST_TOKEN_SHA256S"
     MAX_BODY_BYTES = "MAX_BODY_BYTES"
     MAX_ATTEMPTS = "MAX_ATTEMPTS"
     EVENT_RETENTION_DAYS = "EVENT_RETENTION_DAYS"
@@ -81,12 +88,17 @@ class EnvVar:
     BACKOFF_BASE_SECONDS = "BACKOFF_BASE_SECONDS"
     BACKOFF_CAP_SECONDS = "BACKOFF_CAP_SECONDS"
     SWEEP_MAX_ITEMS = "SWEEP_MAX_ITEMS"
+    ALERT_RETRY_SECONDS = "ALERT_RETRY_SECONDS"
+    SLACK_WEBHOOK_SECRET_ARN = "SLACK_WEBHOOK_SECRET_ARN"
 
 
 # Handlers inside the shared asset.
 INGEST_HANDLER = "ingest.handler.lambda_handler"
 PROCESSOR_HANDLER = "processor.handler.lambda_handler"
 SWEEPER_HANDLER = "sweeper.handler.lambda_handler"
+NOTIFIER_HANDLER = "notifier.handler.lambda_handler"
+
+METRICS_NAMESPACE = "Spillway"
 
 # Stack output names: the CLI reads these to find the deployed resources.
 OUTPUT_WEBHOOK_URL = "WebhookBaseUrl"
@@ -95,3 +107,6 @@ OUTPUT_DOMAIN_TABLE = "DomainTableName"
 OUTPUT_ALERTS_TOPIC = "AlertsTopicArn"
 OUTPUT_DLQ_URL = "ProcessorDlqUrl"
 OUTPUT_INGEST_LOG_GROUP = "IngestLogGroupName"
+OUTPUT_SLACK_SECRET = "SlackWebhookSecretArn"
+OUTPUT_PROCESSOR_FUNCTION = "ProcessorFunctionName"
+OUTPUT_DASHBOARD = "DashboardName"

@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LOCK_FILE = REPO_ROOT / "uv.lock"
 BUILD_ROOT = REPO_ROOT / ".build" / "lambda"
-PACKAGES = ("spillway_core", "ingest", "processor", "sweeper")
+PACKAGES = ("spillway_core", "ingest", "processor", "sweeper", "notifier")
 
 _UV_PLATFORMS = {"arm64": "aarch64-manylinux2014", "x86_64": "x86_64-manylinux2014"}
 

@@ -10,6 +10,8 @@ from infra import config as names
 from infra.config import SpillwayConfig
 from infra.constructs.alerts import Alerts
 from infra.constructs.ingest_api import IngestApi
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.notifications import SlackNotifier
 from infra.constructs.processing import Processing
 from infra.constructs.stores import DomainTable, EventStoreTable
 from infra.constructs.sweeping import Sweeping
@@ -38,7 +40,18 @@ class SpillwayStack(Stack):
         processing = Processing(
             self, "Processing", config=config, code=code, events=events, domain=domain, alerts=alerts
         )
-        Sweeping(self, "Sweeping", config=config, code=code, events=events)
+        sweeping = Sweeping(self, "Sweeping", config=config, code=code, events=events, alerts=alerts)
+        notifier = SlackNotifier(self, "Notifications", config=config, code=code, alerts=alerts)
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            alerts=alerts,
+            ingest=ingest,
+            processing=processing,
+            sweeping=sweeping,
+            notifier=notifier,
+        )
 
         CfnOutput(self, names.OUTPUT_WEBHOOK_URL, value=ingest.webhook_base_url)
         CfnOutput(self, names.OUTPUT_EVENTS_TABLE, value=events.table.table_name)
@@ -46,3 +59,6 @@ class SpillwayStack(Stack):
         CfnOutput(self, names.OUTPUT_ALERTS_TOPIC, value=alerts.topic.topic_arn)
         CfnOutput(self, names.OUTPUT_DLQ_URL, value=processing.dlq.queue_url)
         CfnOutput(self, names.OUTPUT_INGEST_LOG_GROUP, value=ingest.handler.log_group.log_group_name)
+        CfnOutput(self, names.OUTPUT_SLACK_SECRET, value=notifier.webhook_secret.secret_arn)
+        CfnOutput(self, names.OUTPUT_PROCESSOR_FUNCTION, value=processing.handler.function.function_name)
+        CfnOutput(self, names.OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)

@@ -1,14 +1,16 @@
-"""`spillway inspect`: one stored event, decoded for a human."""
+"""`spillway inspect` and `spillway replay`: one stored event, for a human."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from spillway_cli.target import Target
-from spillway_core.event_store import decode_raw_body
+from ingest.logic import sweep_shard
+from spillway_cli.target import Target, stack_config
+from spillway_core.event_store import EventStore, decode_raw_body
 from spillway_core.status import EventAttr as A
 
 
@@ -27,3 +29,11 @@ def inspect_event(target: Target, dedupe_key: str, show_raw: bool = False) -> di
     if show_raw and raw is not None:
         view["raw"] = json.loads(raw)
     return view
+
+
+def replay_event(target: Target, dedupe_key: str) -> bool:
+    config = stack_config()
+    now_ms = int(time.time() * 1000)
+    store = EventStore(target.client("dynamodb"), target.events_table)
+    shard = sweep_shard(dedupe_key, config.sweep_shards)
+    return store.replay(dedupe_key, now_ms, shard, now_ms + config.pending_grace_seconds * 1000)

@@ -52,6 +52,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from spillway_cli.inspect import replay_event
+
+    if replay_event(_target(args), args.dedupe_key):
+        print(f"{args.dedupe_key}: FAILED -> PENDING; the processor picks it up from the stream")
+        return 0
+    print(f"{args.dedupe_key}: not replayed (only FAILED events can be)", file=sys.stderr)
+    return 1
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
     from spillway_cli.local import run_local
 
@@ -90,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("dedupe_key")
     inspect.add_argument("--raw", action="store_true", help="include the raw payload (contains lead data)")
     inspect.set_defaults(func=cmd_inspect)
+
+    replay = with_target(sub.add_parser("replay", help="send a FAILED event through the processor again"))
+    replay.add_argument("dedupe_key")
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

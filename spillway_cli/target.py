@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from infra import config as names
+from infra.config import CONTEXT_KEY, SpillwayConfig
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # the emulator's account
 DEFAULT_REGION = "us-east-1"
 
@@ -57,3 +61,9 @@ def local_reachable_url(url: str, endpoint_url: str | None) -> str:
     scheme_and_host, _, path = url.partition("://")[2].partition("/")
     api_id = scheme_and_host.split(".", 1)[0]
     return f"{endpoint_url}/_aws/execute-api/{api_id}/$default/{path}"
+
+
+def stack_config() -> SpillwayConfig:
+    """The settings the stack is deployed with (cdk.json), for commands that must agree with them."""
+    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    return SpillwayConfig.from_context(context.get(CONTEXT_KEY))

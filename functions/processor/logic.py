@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from spillway_core.alerts import AlertPublisher, FailureAlert, scrub
+from spillway_core.alerts import AlertPublisher, failure_alert, scrub
 from spillway_core.domain import UnsupportedEvent, plan_effect
 from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore
 from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
-from spillway_core.event_store import ClaimedEvent, EventStore
+from spillway_core.event_store import ClaimedEvent, EventStore, FailedEvent
 from spillway_core.payloads import NormalisedEvent
 
 if TYPE_CHECKING:
@@ -89,17 +89,13 @@ def process_event(dedupe_key: str, owner: str, deps: ProcessorDeps) -> str:
 
 def _fail(claimed: ClaimedEvent, owner: str, deps: ProcessorDeps, error_class: str, message: str) -> str:
     safe = scrub(message)
-    if deps.events.mark_failed(claimed.dedupe_key, owner, deps.clock_ms(), error_class, safe):
-        # Only the processor that recorded FAILED alerts, so one failure is one alert.
-        deps.alerts.publish(
-            FailureAlert(
-                dedupe_key=claimed.dedupe_key,
-                provider=claimed.provider,
-                event_type=claimed.event_type,
-                attempts=claimed.attempts,
-                error_class=error_class,
-                message=safe,
-                inspect_command=f"spillway inspect '{claimed.dedupe_key}'",
-            )
-        )
+    now = deps.clock_ms()
+    alert_due = now + int(deps.settings.alert_retry_seconds * 1000)
+    if not deps.events.mark_failed(claimed.dedupe_key, owner, now, error_class, safe, alert_due):
+        return "skipped"  # lost the lease meanwhile: whoever holds it records the outcome
+    # Only the processor that recorded FAILED alerts. If the publish fails (or we die here), the
+    # event still owes its alert and the sweeper publishes it when alert_due passes.
+    failed = FailedEvent(claimed.dedupe_key, claimed.provider, claimed.event_type, claimed.attempts, error_class, safe)
+    deps.alerts.publish(failure_alert(failed))
+    deps.events.alert_sent(claimed.dedupe_key)
     return "failed"

@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from spillway_core.errors import StoreUnavailable
+from spillway_core.event_store import FailedEvent
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _SECRETISH = re.compile(r"(?i)\b(token|secret|password|authorization|api[_-]?key)\b\s*[:=]?\s*\S+")
@@ -31,6 +32,18 @@ class FailureAlert:
     error_class: str
     message: str
     inspect_command: str
+
+
+def failure_alert(failed: FailedEvent) -> FailureAlert:
+    return FailureAlert(
+        dedupe_key=failed.dedupe_key,
+        provider=failed.provider,
+        event_type=failed.event_type,
+        attempts=failed.attempts,
+        error_class=failed.error_class,
+        message=scrub(failed.message),
+        inspect_command=f"spillway inspect '{failed.dedupe_key}'",
+    )
 
 
 class AlertPublisher:

@@ -46,6 +46,16 @@ class ClaimedEvent:
 
 
 @dataclass(frozen=True)
+class FailedEvent:
+    dedupe_key: str
+    provider: str
+    event_type: str
+    attempts: int
+    error_class: str
+    message: str
+
+
+@dataclass(frozen=True)
 class DueEvent:
     dedupe_key: str
     status: str
@@ -174,7 +184,7 @@ class EventStore:
         owner: str,
         now_ms: int,
         status: EventStatus,
-        extra_set: dict[str, dict[str, str]],
+        extra_set: dict[str, dict[str, Any]],
         remove_sweep: bool,
     ) -> bool:
         names = {
@@ -213,13 +223,62 @@ class EventStore:
             dedupe_key, owner, now_ms, EventStatus.SUCCEEDED, {A.COMPLETED_AT: {"N": str(now_ms)}}, True
         )
 
-    def mark_failed(self, dedupe_key: str, owner: str, now_ms: int, error_class: str, message: str) -> bool:
-        extra = {
+    def mark_failed(
+        self, dedupe_key: str, owner: str, now_ms: int, error_class: str, message: str, alert_due_ms: int
+    ) -> bool:
+        """FAILED with its alert still owed: the event stays in the sweep index until ``alert_sent``,
+        so an alert lost to a crash or an SNS error is published again by the sweeper."""
+        extra: dict[str, dict[str, Any]] = {
             A.COMPLETED_AT: {"N": str(now_ms)},
             A.ERROR_CLASS: {"S": error_class},
             A.LAST_ERROR: {"S": message},
+            A.ALERT_PENDING: {"BOOL": True},
+            A.DUE_AT: {"N": str(alert_due_ms)},
         }
-        return self._finish(dedupe_key, owner, now_ms, EventStatus.FAILED, extra, True)
+        return self._finish(dedupe_key, owner, now_ms, EventStatus.FAILED, extra, False)
+
+    def alert_sent(self, dedupe_key: str) -> bool:
+        response = self._update(
+            Key={A.PK: {"S": dedupe_key}},
+            ConditionExpression="#pending = :true",
+            UpdateExpression="REMOVE #pending, #shard, #due",
+            ExpressionAttributeNames={"#pending": A.ALERT_PENDING, "#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
+            ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
+        return response is not None
+
+    def failed_event(self, dedupe_key: str) -> FailedEvent | None:
+        """What an alert needs to say about a FAILED event (safe metadata only)."""
+        try:
+            item = self._ddb.get_item(
+                TableName=self._table,
+                Key={A.PK: {"S": dedupe_key}},
+                ConsistentRead=True,
+                ProjectionExpression="#k, #p, #t, #a, #c, #e, #s",
+                ExpressionAttributeNames={
+                    "#k": A.PK,
+                    "#p": A.PROVIDER,
+                    "#t": A.EVENT_TYPE,
+                    "#a": A.ATTEMPTS,
+                    "#c": A.ERROR_CLASS,
+                    "#e": A.LAST_ERROR,
+                    "#s": A.STATUS,
+                },
+            ).get("Item")
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        if not item or item[A.STATUS]["S"] != EventStatus.FAILED.value:
+            return None
+        return FailedEvent(
+            dedupe_key=dedupe_key,
+            provider=item[A.PROVIDER]["S"],
+            event_type=item[A.EVENT_TYPE]["S"],
+            attempts=int(item[A.ATTEMPTS]["N"]),
+            error_class=item.get(A.ERROR_CLASS, {}).get("S", "Unknown"),
+            message=item.get(A.LAST_ERROR, {}).get("S", ""),
+        )  # fmt: skip
 
     def mark_retry(
         self, dedupe_key: str, owner: str, now_ms: int, run_at_ms: int, error_class: str, message: str
@@ -232,22 +291,55 @@ class EventStore:
         }
         return self._finish(dedupe_key, owner, now_ms, EventStatus.RETRY_WAIT, extra, False)
 
+    # --- operators -------------------------------------------------------------------------------
+
+    def replay(self, dedupe_key: str, now_ms: int, sweep_shard: str, pending_due_at_ms: int) -> bool:
+        """FAILED -> PENDING with fresh attempts (after a fix). Its effect still applies at most once."""
+        response = self._update(
+            Key={A.PK: {"S": dedupe_key}},
+            ConditionExpression="#status = :failed",
+            UpdateExpression=(
+                "SET #status = :pending, #attempts = :zero, #shard = :shard, #due = :due, #updated = :now, "
+                "#run = :now REMOVE #pending, #completed"
+            ),
+            ExpressionAttributeNames={
+                "#status": A.STATUS, "#attempts": A.ATTEMPTS, "#shard": A.SWEEP_SHARD, "#due": A.DUE_AT,
+                "#updated": A.UPDATED_AT, "#run": A.RUN_AT, "#pending": A.ALERT_PENDING, "#completed": A.COMPLETED_AT,
+            },
+            ExpressionAttributeValues={
+                ":failed": {"S": EventStatus.FAILED.value},
+                ":pending": {"S": EventStatus.PENDING.value},
+                ":zero": {"N": "0"},
+                ":shard": {"S": sweep_shard},
+                ":due": {"N": str(pending_due_at_ms)},
+                ":now": {"N": str(now_ms)},
+            },
+        )  # fmt: skip
+        return response is not None
+
     # --- sweeper --------------------------------------------------------------------------------
 
-    def query_due(self, index_name: str, shard: str, now_ms: int, limit: int) -> list[DueEvent]:
+    def _query_due(self, index_name: str, shard: str, now_ms: int, **kwargs: Any) -> dict[str, Any]:
         try:
-            response = self._ddb.query(
+            response: dict[str, Any] = self._ddb.query(
                 TableName=self._table,
                 IndexName=index_name,
                 KeyConditionExpression="#shard = :shard AND #due <= :now",
                 ExpressionAttributeNames={"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
                 ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(now_ms)}},
-                Limit=limit,
+                **kwargs,
             )
         except ClientError as exc:
             raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
         except BotoCoreError as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
+        return response
+
+    def count_due(self, index_name: str, shard: str, now_ms: int) -> int:
+        return int(self._query_due(index_name, shard, now_ms, Select="COUNT")["Count"])
+
+    def query_due(self, index_name: str, shard: str, now_ms: int, limit: int) -> list[DueEvent]:
+        response = self._query_due(index_name, shard, now_ms, Limit=limit)
         return [
             DueEvent(
                 dedupe_key=item[A.PK]["S"],

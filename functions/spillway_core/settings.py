@@ -58,9 +58,25 @@ class ProcessorSettings(_Settings):
     backoff_base_seconds: float = Field(alias="BACKOFF_BASE_SECONDS", default=2.0, gt=0)
     backoff_cap_seconds: float = Field(alias="BACKOFF_CAP_SECONDS", default=900.0, gt=0)
     pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
+    # How long a FAILED event's alert may stay unconfirmed before the sweeper publishes it again.
+    alert_retry_seconds: int = Field(alias="ALERT_RETRY_SECONDS", default=60, ge=1)
 
 
 class SweeperSettings(_Settings):
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", min_length=1)
+    alert_retry_seconds: int = Field(alias="ALERT_RETRY_SECONDS", default=60, ge=1)
     sweep_shards: int = Field(alias="SWEEP_SHARDS", default=16, ge=1, le=256)
     pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
     max_items_per_run: int = Field(alias="SWEEP_MAX_ITEMS", default=500, ge=1)
+
+
+class NotifierSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    slack_webhook_secret_arn: str = Field(alias="SLACK_WEBHOOK_SECRET_ARN", min_length=1)
+    aws_timeout_seconds: float = Field(alias="AWS_CALL_TIMEOUT_SECONDS", default=2.0, gt=0)
+    aws_max_attempts: int = Field(alias="AWS_MAX_ATTEMPTS", default=2, ge=1, le=10)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        return cls.model_validate(dict(environ))

@@ -37,6 +37,7 @@ class EventAttr:
     RAW = "raw"  # raw body, when small
     RAW_ZLIB = "rawZlib"  # zlib-compressed raw body, when large
     RAW_TRIMMED = "rawTrimmed"  # true when the raw body was too large to keep
+    ALERT_PENDING = "alertPending"  # FAILED, alert not yet confirmed published (the sweeper retries)
     LAST_ERROR = "lastError"
     ERROR_CLASS = "errorClass"
     COMPLETED_AT = "completedAt"

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from spillway_core.alerts import AlertPublisher
 from spillway_core.aws import client
 from spillway_core.event_store import EventStore
 from spillway_core.settings import SweeperSettings
@@ -22,14 +23,23 @@ metrics = Metrics(namespace="Spillway", service="spillway-sweeper")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = SweeperSettings.from_env(os.environ)
     store = EventStore(client("dynamodb", settings), settings.events_table)
-    report = sweep(store, settings, now_ms=int(time.time() * 1000))
-    for status, count in report.woken.items():
-        metrics.add_metric(name=f"Woken_{status}", unit=MetricUnit.Count, value=count)
-    metrics.add_metric(name="WokenTotal", unit=MetricUnit.Count, value=sum(report.woken.values()))
+    alerts = AlertPublisher(client("sns", settings), settings.alerts_topic_arn)
+    report = sweep(store, alerts, settings, now_ms=int(time.time() * 1000))
+    woken = sum(report.woken.values())
+    metrics.add_metric(name="WokenTotal", unit=MetricUnit.Count, value=woken)
+    metrics.add_metric(name="WokenPending", unit=MetricUnit.Count, value=report.woken["PENDING"])
+    metrics.add_metric(name="ReleasedRunning", unit=MetricUnit.Count, value=report.woken["RUNNING"])
+    metrics.add_metric(name="RetriesDue", unit=MetricUnit.Count, value=report.woken["RETRY_WAIT"])
+    metrics.add_metric(name="AlertsResent", unit=MetricUnit.Count, value=report.alerts_resent)
+    metrics.add_metric(name="BacklogRemaining", unit=MetricUnit.Count, value=report.remaining_due)
+    metrics.add_metric(name="OldestDueAge", unit=MetricUnit.Milliseconds, value=report.oldest_due_age_ms)
     summary = {
         "woken": dict(report.woken),
+        "alertsResent": report.alerts_resent,
         "lostRaces": report.lost_races,
         "budgetExhausted": report.budget_exhausted,
+        "remainingDue": report.remaining_due,
+        "oldestDueAgeMs": report.oldest_due_age_ms,
     }
     logger.info("sweep finished", extra=summary)
     return summary

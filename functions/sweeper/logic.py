@@ -1,8 +1,10 @@
-"""Sweeper: one repair rule for every live event whose due time has passed.
+"""Sweeper: one repair rule for every event whose due time has passed.
 
-Every live event carries ``dueAt`` in the sparse sweep index: for PENDING, the end of its grace
-period (its stream record may have been lost); for RUNNING, its lease expiry (the processor died);
-for RETRY_WAIT, its backoff time. Due events go back to PENDING, which writes a fresh stream record.
+Every event that still needs something carries ``dueAt`` in the sparse sweep index: for PENDING, the
+end of its grace period (its stream record may have been lost); for RUNNING, its lease expiry (the
+processor died or timed out); for RETRY_WAIT, its backoff time; for FAILED, the time by which its
+alert should have been confirmed. Due live events go back to PENDING, which writes a fresh stream
+record for the processor; a due FAILED event gets its alert published again.
 """
 
 from __future__ import annotations
@@ -10,34 +12,58 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from spillway_core.event_store import EventStore
+from spillway_core.alerts import AlertPublisher, failure_alert
+from spillway_core.event_store import DueEvent, EventStore
 from spillway_core.settings import SweeperSettings
-from spillway_core.status import SWEEP_INDEX
+from spillway_core.status import SWEEP_INDEX, EventStatus
 
 
 @dataclass
 class SweepReport:
     woken: Counter[str] = field(default_factory=Counter)  # by the status they were found in
+    alerts_resent: int = 0
     lost_races: int = 0  # another sweeper or a processor changed the event first
     budget_exhausted: bool = False
+    remaining_due: int = 0  # due events this run had no budget for (the next run takes them)
+    oldest_due_age_ms: int = 0  # how late the most overdue event was when this run found it
 
 
 def shard_names(shards: int) -> list[str]:
     return [f"{n:03d}" for n in range(shards)]
 
 
-def sweep(store: EventStore, settings: SweeperSettings, now_ms: int) -> SweepReport:
+def sweep(store: EventStore, alerts: AlertPublisher, settings: SweeperSettings, now_ms: int) -> SweepReport:
     report = SweepReport()
     budget = settings.max_items_per_run
     next_due = now_ms + settings.pending_grace_seconds * 1000
     for shard in shard_names(settings.sweep_shards):
+        if budget > 0:
+            for due in store.query_due(SWEEP_INDEX, shard, now_ms, budget):
+                budget -= 1
+                report.oldest_due_age_ms = max(report.oldest_due_age_ms, now_ms - due.due_at_ms)
+                _repair(due, store, alerts, now_ms, next_due, report)
         if budget <= 0:
-            report.budget_exhausted = True
-            break
-        for due in store.query_due(SWEEP_INDEX, shard, now_ms, budget):
-            budget -= 1
-            if store.wake(due, now_ms, next_due):
-                report.woken[due.status] += 1
-            else:
-                report.lost_races += 1
+            # Out of budget: count what this shard (and the ones after it) still hold for the next run.
+            report.remaining_due += store.count_due(SWEEP_INDEX, shard, now_ms)
+    report.budget_exhausted = report.remaining_due > 0
     return report
+
+
+def _repair(
+    due: DueEvent, store: EventStore, alerts: AlertPublisher, now_ms: int, next_due: int, report: SweepReport
+) -> None:
+    if due.status == EventStatus.FAILED:
+        failed = store.failed_event(due.dedupe_key)
+        if failed is None:
+            report.lost_races += 1
+            return
+        alerts.publish(failure_alert(failed))
+        if store.alert_sent(due.dedupe_key):
+            report.alerts_resent += 1
+        else:
+            report.lost_races += 1
+        return
+    if store.wake(due, now_ms, next_due):
+        report.woken[due.status] += 1
+    else:
+        report.lost_races += 1

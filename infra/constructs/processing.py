@@ -77,6 +77,7 @@ class Processing(Construct):
                 EnvVar.BACKOFF_BASE_SECONDS: str(config.backoff_base_seconds),
                 EnvVar.BACKOFF_CAP_SECONDS: str(config.backoff_cap_seconds),
                 EnvVar.PENDING_GRACE_SECONDS: str(config.pending_grace_seconds),
+                EnvVar.ALERT_RETRY_SECONDS: str(config.alert_retry_seconds),
             },
         )
         role = self.handler.role

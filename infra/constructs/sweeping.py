@@ -10,7 +10,9 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import SWEEPER_HANDLER, EnvVar, SpillwayConfig
+from infra.constructs.alerts import Alerts
 from infra.constructs.function import SpillwayFunction
+from infra.constructs.nag import acknowledge
 from infra.constructs.stores import EventStoreTable
 
 
@@ -23,6 +25,7 @@ class Sweeping(Construct):
         config: SpillwayConfig,
         code: lambda_.Code,
         events: EventStoreTable,
+        alerts: Alerts,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = SpillwayFunction(
@@ -41,13 +44,23 @@ class Sweeping(Construct):
                 EnvVar.SWEEP_SHARDS: str(config.sweep_shards),
                 EnvVar.PENDING_GRACE_SECONDS: str(config.pending_grace_seconds),
                 EnvVar.SWEEP_MAX_ITEMS: str(config.sweep_max_items),
+                EnvVar.ALERTS_TOPIC_ARN: alerts.topic.topic_arn,
+                EnvVar.ALERT_RETRY_SECONDS: str(config.alert_retry_seconds),
             },
         )
         self.handler.role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[events.sweep_index_arn])
         )
         self.handler.role.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[events.table.table_arn])
+            # GetItem: the metadata of a FAILED event whose alert must be published again.
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem", "dynamodb:GetItem"], resources=[events.table.table_arn])
+        )
+        alerts.topic.grant_publish(self.handler.role)
+        acknowledge(
+            self.handler.role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Added by topic.grant_publish for the alerts topic's key only (GenerateDataKey and "
+            "GenerateDataKeyWithoutPlaintext on that one key).",
         )
         self.rule = events_.Rule(
             self,

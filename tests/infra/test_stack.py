@@ -39,7 +39,7 @@ def role_statements(template: Template, function_props: dict[str, Any]) -> list[
 
 def test_stream_feeds_the_processor_pending_images_only_with_partial_batch_failures(template: Template) -> None:
     processor_id, _ = function_by_handler(template, "processor.handler.lambda_handler")
-    [dlq_id] = resources(template, "AWS::SQS::Queue")
+    [dlq_id] = [k for k in resources(template, "AWS::SQS::Queue") if k.startswith("ProcessingDlq")]
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -55,7 +55,11 @@ def test_stream_feeds_the_processor_pending_images_only_with_partial_batch_failu
             "FilterCriteria": {"Filters": [{"Pattern": Match.any_value()}]},
         },
     )
-    [mapping] = resources(template, "AWS::Lambda::EventSourceMapping").values()
+    [mapping] = [
+        m
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if "FilterCriteria" in m["Properties"]
+    ]
     pattern = json.loads(mapping["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"])
     assert pattern == {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["PENDING"]}}}}
 
@@ -130,7 +134,7 @@ def test_sweeper_runs_on_a_schedule(template: Template) -> None:
 def test_functions_run_python_3_14_on_arm64_from_one_asset(template: Template) -> None:
     functions = [f["Properties"] for f in resources(template, "AWS::Lambda::Function").values()]
 
-    assert len(functions) == 3
+    assert len(functions) == 4
     assert {f["Runtime"] for f in functions} == {"python3.14"}
     assert {tuple(f["Architectures"]) for f in functions} == {("arm64",)}
     assert len({json.dumps(f["Code"]) for f in functions}) == 1
@@ -238,3 +242,84 @@ def test_cdk_cli_synthesizes_from_cdk_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "Spillway.template.json").read_text())
     assert "IngestTokenSha256s" in template["Parameters"]
+
+
+def alarm_by_name(template: Template, name: str) -> dict[str, Any]:
+    matches = [
+        a["Properties"]
+        for k, a in resources(template, "AWS::CloudWatch::Alarm").items()
+        if k.startswith(f"Monitoring{name}")
+    ]
+    assert len(matches) == 1, f"alarm {name}: {len(matches)} found"
+    return matches[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "metric", "namespace", "threshold", "periods"),
+    [
+        ("ProcessorDlqMessages", "ApproximateNumberOfMessagesVisible", "AWS/SQS", 1, 1),
+        ("NotifierDlqMessages", "ApproximateNumberOfMessagesVisible", "AWS/SQS", 1, 1),
+        ("FailedEvents", "Event_failed", "Spillway", 1, 1),
+        ("ProcessorErrors", "Errors", "AWS/Lambda", 1, 1),
+        ("ProcessorIteratorAge", "IteratorAge", "AWS/Lambda", 300_000, 3),
+        ("ProcessorThrottlesSustained", "Throttles", "AWS/Lambda", 1, 10),
+        ("IngestUnavailable", "Webhook_unavailable", "Spillway", 1, 1),
+        ("IngestErrors", "Errors", "AWS/Lambda", 1, 1),
+        ("Api5xx", "5xx", "AWS/ApiGateway", 1, 1),
+        ("SweeperWokePending", "WokenPending", "Spillway", 10, 1),
+        ("SweeperErrors", "Errors", "AWS/Lambda", 1, 1),
+        ("NotifierErrors", "Errors", "AWS/Lambda", 1, 1),
+    ],
+)
+def test_every_alarm_has_its_metric_threshold_and_notifies_the_alerts_topic(
+    template: Template, name: str, metric: str, namespace: str, threshold: int, periods: int
+) -> None:
+    [topic_id] = resources(template, "AWS::SNS::Topic")
+    alarm = alarm_by_name(template, name)
+
+    assert (alarm["MetricName"], alarm["Namespace"]) == (metric, namespace)
+    assert alarm["Threshold"] == threshold
+    assert alarm["EvaluationPeriods"] == periods
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert "Runbook: docs/operations.md#" in alarm["AlarmDescription"]
+
+
+def test_alarm_runbook_anchors_exist_in_the_operations_doc(template: Template) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text().lower()
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        anchor = alarm["Properties"]["AlarmDescription"].rsplit("#", 1)[1]
+        assert f'<a id="{anchor}"></a>' in doc, anchor
+
+
+def test_slack_notifier_collects_bursts_from_the_alerts_topic(template: Template) -> None:
+    notifier_id, notifier = function_by_handler(template, "notifier.handler.lambda_handler")
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "sqs", "RawMessageDelivery": True, "TopicArn": Match.any_value()}
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionName": {"Ref": notifier_id}, "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 60},
+    )
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"RedrivePolicy": {"maxReceiveCount": 5, "deadLetterTargetArn": Match.any_value()}, "VisibilityTimeout": 180},
+    )
+    assert notifier["ReservedConcurrentExecutions"] == 1
+    # The webhook URL is read from Secrets Manager at run time; the template holds only a placeholder.
+    assert set(notifier["Environment"]["Variables"]) >= {"SLACK_WEBHOOK_SECRET_ARN"}
+    [secret] = resources(template, "AWS::SecretsManager::Secret").values()
+    assert secret["Properties"]["SecretString"] == "not-configured"
+
+
+def test_dashboard_exists(template: Template) -> None:
+    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_sweeper_can_republish_alerts(template: Template) -> None:
+    _, sweeper = function_by_handler(template, "sweeper.handler.lambda_handler")
+    actions = {str(s["Action"]) for s in role_statements(template, sweeper)}
+
+    assert "sns:Publish" in actions
+    assert "dynamodb:Query" in actions

@@ -38,6 +38,7 @@ class CallCounter:
 @dataclass
 class Aws:
     dynamodb: Any
+    sns: Any
     sqs: Any
     alerts_topic_arn: str
     alerts_queue_url: str
@@ -89,7 +90,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         # handlers build from here on reports its calls.
         boto3._get_default_session().events.register("before-call.*.*", counter)
         _clear_handler_caches()
-        yield Aws(dynamodb, sqs, topic_arn, queue_url, counter)
+        yield Aws(dynamodb, sns, sqs, topic_arn, queue_url, counter)
         _clear_handler_caches()
 
 

@@ -189,3 +189,45 @@ def test_near_deadline_records_are_reported_not_claimed(aws: Aws, email_sent: di
     assert response == {"batchItemFailures": [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]}
     event = aws.event_item(key)
     assert event is not None and event["status"]["S"] == "PENDING"
+
+
+def test_an_alert_that_cannot_be_published_stays_owed(aws: Aws, email_sent: dict[str, Any], monkeypatch: Any) -> None:
+    key = ingest_event(email_sent)
+    aws.update_event(key, "SET attempts = maxAttempts")
+    monkeypatch.setenv("ALERTS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    processor.handler._dependencies.cache_clear()
+
+    response = process(record_for(aws, key))
+
+    # The failure is recorded; the lost alert is the record's failure, and the event still owes it.
+    assert response["batchItemFailures"]
+    event = aws.event_item(key)
+    assert event is not None
+    assert event["status"]["S"] == "FAILED"
+    assert event["alertPending"]["BOOL"] is True
+    assert "dueAt" in event and "sweepShard" in event
+
+
+def test_failed_event_reaches_slack_as_one_message(aws: Aws, email_sent: dict[str, Any], monkeypatch: Any) -> None:
+    """Processor -> SNS -> (queue) -> notifier -> a local Slack stand-in, with the URL from Secrets Manager."""
+    import boto3
+
+    import notifier.handler
+    from tests.support.slack import SlackStandIn
+
+    key = ingest_event(email_sent)
+    aws.update_event(key, "SET attempts = maxAttempts")
+    process(record_for(aws, key))
+    [alert_body] = [json.dumps(a) for a in aws.alerts()]
+
+    with SlackStandIn() as slack:
+        secret_arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString=slack.url)["ARN"]
+        monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", secret_arn)
+        notifier.handler._webhook_url.cache_clear()
+        result = notifier.handler.lambda_handler({"Records": [{"body": alert_body}]}, FakeContext())
+        [message] = slack.wait_for_messages(1, timeout_s=5)
+
+    assert result == {"sent": 1, "alerts": 1}
+    assert key in json.dumps(message)
+    assert "jane" not in json.dumps(message).lower()
+    notifier.handler._webhook_url.cache_clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spillway_core.alerts import AlertPublisher
 from spillway_core.event_store import EventStore
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import SWEEP_INDEX
@@ -12,7 +13,15 @@ from tests.integration.conftest import Aws
 from tests.support.tables import EVENTS_TABLE_NAME
 
 NOW = 1_795_000_000_000
-SETTINGS = SweeperSettings.from_env({"EVENTS_TABLE": EVENTS_TABLE_NAME, "SWEEP_SHARDS": "4", "SWEEP_MAX_ITEMS": "50"})
+SETTINGS = SweeperSettings.from_env(
+    {"EVENTS_TABLE": EVENTS_TABLE_NAME, "SWEEP_SHARDS": "4", "SWEEP_MAX_ITEMS": "50", "ALERTS_TOPIC_ARN": "arn:x"}
+)
+
+
+def run_sweep(aws: Aws, settings: SweeperSettings = SETTINGS, now: int = NOW) -> Any:
+    return sweep(
+        EventStore(aws.dynamodb, EVENTS_TABLE_NAME), AlertPublisher(aws.sns, aws.alerts_topic_arn), settings, now
+    )
 
 
 def put_event(aws: Aws, key: str, status: str, due_at: int | None, shard: str = "000", **extra: Any) -> None:
@@ -41,7 +50,7 @@ def test_each_live_state_past_due_is_woken(aws: Aws) -> None:
     put_event(aws, "retry-not-due", "RETRY_WAIT", NOW + 1_000)
     put_event(aws, "done", "SUCCEEDED", None)
 
-    report = sweep(EventStore(aws.dynamodb, EVENTS_TABLE_NAME), SETTINGS, NOW)
+    report = run_sweep(aws)
 
     assert report.woken == {"RUNNING": 1, "RETRY_WAIT": 1, "PENDING": 1}
     for key in ("running-expired", "retry-due", "pending-lost"):
@@ -61,12 +70,14 @@ def test_a_run_is_bounded(aws: Aws) -> None:
         put_event(aws, f"lost-{n}", "PENDING", NOW - 1, shard=shard_names(4)[n % 4])
     settings = SETTINGS.model_copy(update={"max_items_per_run": 5})
 
-    report = sweep(EventStore(aws.dynamodb, EVENTS_TABLE_NAME), settings, NOW)
+    report = run_sweep(aws, settings)
 
     assert sum(report.woken.values()) == 5
     assert report.budget_exhausted
+    assert report.remaining_due == 3
+    assert report.oldest_due_age_ms == 1
     # The rest are picked up by the next run.
-    assert sum(sweep(EventStore(aws.dynamodb, EVENTS_TABLE_NAME), settings, NOW).woken.values()) == 3
+    assert sum(run_sweep(aws, settings).woken.values()) == 3
 
 
 def test_overlapping_runs_wake_each_event_once(aws: Aws) -> None:
@@ -78,3 +89,32 @@ def test_overlapping_runs_wake_each_event_once(aws: Aws) -> None:
     assert store.wake(seen_by_first, NOW, NOW + 300_000) is True
     assert store.wake(seen_by_second, NOW, NOW + 300_000) is False
     assert status_of(aws, "lost")["wakes"]["N"] == "1"
+
+
+def test_a_failed_event_whose_alert_was_lost_is_alerted_once_more(aws: Aws) -> None:
+    put_event(aws, "failed-unalerted", "FAILED", NOW - 1)
+    aws.update_event(
+        "failed-unalerted",
+        "SET alertPending = :t, provider = :p, eventType = :e, errorClass = :c",
+        t="x",
+        p="emailbison",
+        e="LEAD_REPLIED",
+        c="PermanentProcessingError",
+    )
+    aws.dynamodb.update_item(
+        TableName=EVENTS_TABLE_NAME,
+        Key={"pk": {"S": "failed-unalerted"}},
+        UpdateExpression="SET alertPending = :t",
+        ExpressionAttributeValues={":t": {"BOOL": True}},
+    )
+
+    report = run_sweep(aws)
+    again = run_sweep(aws, now=NOW + 3_600_000)
+
+    assert report.alerts_resent == 1
+    assert again.alerts_resent == 0
+    [alert] = aws.alerts()
+    assert (alert["dedupe_key"], alert["event_type"]) == ("failed-unalerted", "LEAD_REPLIED")
+    item = status_of(aws, "failed-unalerted")
+    assert item["status"]["S"] == "FAILED"
+    assert "alertPending" not in item and "dueAt" not in item

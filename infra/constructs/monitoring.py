@@ -1,0 +1,179 @@
+"""CloudWatch alarms (all publishing to the alerts topic) and one dashboard for the pipeline."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import METRICS_NAMESPACE, SpillwayConfig
+from infra.constructs.alerts import Alerts
+from infra.constructs.ingest_api import IngestApi
+from infra.constructs.notifications import SlackNotifier
+from infra.constructs.processing import Processing
+from infra.constructs.sweeping import Sweeping
+
+ONE_MINUTE = Duration.minutes(1)
+FIVE_MINUTES = Duration.minutes(5)
+
+
+def spillway_metric(name: str, service: str, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
+    """A Powertools EMF metric (namespace Spillway, dimension service)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": service},
+        statistic="Sum",
+        period=period,
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: SpillwayConfig,
+        alerts: Alerts,
+        ingest: IngestApi,
+        processing: Processing,
+        sweeping: Sweeping,
+        notifier: SlackNotifier,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._action = actions.SnsAction(alerts.topic)
+        processor = processing.handler.function
+        self.alarms: dict[str, cloudwatch.Alarm] = {}
+
+        self._alarm_at_least_one(
+            "ProcessorDlqMessages",
+            _queue_depth(processing.dlq),
+            "A stream batch could not be processed after bisecting and retries; events are re-driven by the sweeper.",
+        )
+        self._alarm_at_least_one(
+            "NotifierDlqMessages",
+            _queue_depth(notifier.dlq),
+            "Alerts could not be posted to Slack (check the webhook URL secret).",
+        )
+        self._alarm_at_least_one(
+            "FailedEvents",
+            spillway_metric("Event_failed", "spillway-processor"),
+            "Events ended FAILED: see the Slack alert or `spillway status`.",
+        )
+        self._alarm_at_least_one(
+            "ProcessorErrors",
+            processor.metric_errors(period=FIVE_MINUTES),
+            "The processor crashed or timed out on a batch.",
+        )
+        self._alarm_at_least_one(
+            "IngestUnavailable",
+            spillway_metric("Webhook_unavailable", "spillway-ingest"),
+            "The ingest answered 503: DynamoDB throttled or was unreachable.",
+        )
+        self._alarm_at_least_one(
+            "IngestErrors",
+            ingest.handler.function.metric_errors(period=FIVE_MINUTES),
+            "The ingest function itself failed (API Gateway answers 5xx).",
+        )
+        self._alarm_at_least_one(
+            "Api5xx",
+            ingest.api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
+            "API Gateway answered 5xx to the provider.",
+        )
+        self._alarm_at_least_one(
+            "SweeperErrors",
+            sweeping.handler.function.metric_errors(period=FIVE_MINUTES),
+            "The sweeper failed: stuck events are not being repaired.",
+        )
+        self._alarm_at_least_one("NotifierErrors", notifier.handler.function.metric_errors(period=FIVE_MINUTES),
+            "The Slack notifier failed.")  # fmt: skip
+
+        self._alarm(
+            "ProcessorIteratorAge",
+            processor.metric("IteratorAge", statistic="Maximum", period=ONE_MINUTE),
+            threshold=config.iterator_age_alarm_seconds * 1000,
+            evaluation_periods=3,
+            description=f"The processor is more than {config.iterator_age_alarm_seconds}s behind the stream.",
+        )
+        self._alarm(
+            "ProcessorThrottlesSustained",
+            processor.metric_throttles(period=ONE_MINUTE, statistic="Sum"),
+            threshold=1,
+            evaluation_periods=config.throttle_alarm_minutes,
+            description="The processor has been throttled at its concurrency cap for "
+            f"{config.throttle_alarm_minutes} minutes in a row (short bursts are expected).",
+        )
+        self._alarm(
+            "SweeperWokePending",
+            spillway_metric("WokenPending", "spillway-sweeper", period=Duration.minutes(15)),
+            threshold=config.sweeper_woken_alarm_threshold,
+            evaluation_periods=1,
+            description="The sweeper had to wake many PENDING events: stream records are being lost.",
+        )
+        self.dashboard = _dashboard(self, ingest, processing, sweeping)
+
+    def _alarm_at_least_one(self, name: str, metric: cloudwatch.IMetric, description: str) -> None:
+        self._alarm(name, metric, threshold=1, evaluation_periods=1, description=description)
+
+    def _alarm(
+        self, name: str, metric: cloudwatch.IMetric, *, threshold: float, evaluation_periods: int, description: str
+    ) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            name,
+            alarm_description=f"{description} Runbook: docs/operations.md#{name.lower()}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=evaluation_periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(self._action)
+        self.alarms[name] = alarm
+
+
+def _queue_depth(queue: sqs.IQueue) -> cloudwatch.IMetric:
+    return queue.metric_approximate_number_of_messages_visible(period=ONE_MINUTE, statistic="Maximum")
+
+
+def _dashboard(scope: Construct, ingest: IngestApi, processing: Processing, sweeping: Sweeping) -> cloudwatch.Dashboard:
+    processor: lambda_.Function = processing.handler.function
+    api = ingest.api
+    dashboard = cloudwatch.Dashboard(scope, "Dashboard", default_interval=Duration.hours(3))
+
+    def graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+        return cloudwatch.GraphWidget(title=title, left=metrics, width=8)
+
+    def emf(names: tuple[str, ...], service: str) -> list[cloudwatch.IMetric]:
+        return [spillway_metric(name, service, ONE_MINUTE) for name in names]
+
+    webhooks = ("Webhook_accepted", "Webhook_duplicate", "Webhook_ignored", "Webhook_rejected", "Webhook_unavailable")
+    events = ("Event_succeeded", "Event_succeeded_already_applied", "Event_retry", "Event_failed", "Event_skipped")
+    repairs = ("WokenPending", "ReleasedRunning", "RetriesDue", "AlertsResent", "BacklogRemaining")
+    api_traffic: list[cloudwatch.IMetric] = [api.metric_count(), api.metric_client_error(), api.metric_server_error()]
+    processor_health: list[cloudwatch.IMetric] = [
+        processor.metric("ConcurrentExecutions", statistic="Maximum"),
+        processor.metric_throttles(),
+        processor.metric_errors(),
+    ]
+    oldest_due = spillway_metric("OldestDueAge", "spillway-sweeper").with_(statistic="Maximum")
+    dashboard.add_widgets(
+        graph("Webhooks by outcome", emf(webhooks, "spillway-ingest")),
+        graph("API Gateway requests, 4xx, 5xx", api_traffic),
+        graph("Ingest duration p99 (ms)", [ingest.handler.function.metric_duration(statistic="p99")]),
+    )
+    dashboard.add_widgets(
+        graph("Events by outcome", emf(events, "spillway-processor")),
+        graph("Processor backlog: iterator age (ms)", [processor.metric("IteratorAge", statistic="Maximum")]),
+        graph("Processor concurrency, throttles, errors", processor_health),
+    )
+    dashboard.add_widgets(
+        graph("Sweeper repairs", emf(repairs, "spillway-sweeper")),
+        graph("Processor dead-letter queue", [_queue_depth(processing.dlq)]),
+        graph("Sweeper: oldest due age (ms)", [oldest_due]),
+    )
+    return dashboard

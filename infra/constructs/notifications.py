@@ -1,0 +1,80 @@
+"""Slack notifications: alerts topic -> buffer queue (collects a burst) -> notifier -> Slack."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, SecretValue
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import NOTIFIER_HANDLER, EnvVar, SpillwayConfig
+from infra.constructs.alerts import Alerts
+from infra.constructs.function import SpillwayFunction
+from infra.constructs.nag import acknowledge
+
+NOTIFIER_TIMEOUT_SECONDS = 30
+NOT_CONFIGURED = "not-configured"  # functions/notifier/logic.py treats this as "no Slack yet"
+
+
+def encrypted_queue(scope: Construct, construct_id: str, **kwargs: object) -> sqs.Queue:
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class SlackNotifier(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: SpillwayConfig, code: lambda_.Code, alerts: Alerts
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # The incoming-webhook URL is set by an operator after deploy (docs/operations.md); the
+        # template only ever holds this placeholder.
+        self.webhook_secret = secretsmanager.Secret(
+            self,
+            "WebhookUrl",
+            description="Slack incoming-webhook URL for Spillway alerts",
+            secret_string_value=SecretValue.unsafe_plain_text(NOT_CONFIGURED),
+        )
+        acknowledge(
+            self.webhook_secret,
+            "AwsSolutions::AwsSolutions-SMG4",
+            "A Slack incoming-webhook URL cannot be rotated by a Lambda; it is replaced by hand in Slack.",
+        )
+        self.dlq = encrypted_queue(self, "Dlq")
+        acknowledge(self.dlq, "AwsSolutions::AwsSolutions-SQS3", "This queue is itself the notifier's DLQ.")
+        self.buffer = encrypted_queue(
+            self,
+            "Buffer",
+            visibility_timeout=Duration.seconds(6 * NOTIFIER_TIMEOUT_SECONDS),
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=self.dlq),
+        )
+        alerts.topic.add_subscription(subscriptions.SqsSubscription(self.buffer, raw_message_delivery=True))
+        self.handler = SpillwayFunction(
+            self,
+            "Notifier",
+            config=config,
+            code=code,
+            handler=NOTIFIER_HANDLER,
+            service="spillway-notifier",
+            description="Spillway notifier: one Slack message per burst of alerts",
+            timeout=Duration.seconds(NOTIFIER_TIMEOUT_SECONDS),
+            # One at a time, so a burst is collected into few batches instead of many parallel ones.
+            reserved_concurrency=1,
+            environment={EnvVar.SLACK_WEBHOOK_SECRET_ARN: self.webhook_secret.secret_arn},
+        )
+        self.webhook_secret.grant_read(self.handler.role)
+        self.handler.function.add_event_source(
+            sources.SqsEventSource(
+                self.buffer,
+                batch_size=1000,
+                max_batching_window=Duration.seconds(config.notifier_batch_window_seconds),
+            )
+        )

@@ -36,14 +36,14 @@ class SpillwayConfig(BaseModel):
     sweep_shards: int = Field(16, alias="sweepShards")
     max_attempts: int = Field(8, alias="maxAttempts")
     pending_grace_seconds: int = Field(300, alias="pendingGraceSeconds")
-    lease_seconds: int = Field(120, alias="leaseSeconds")
+    lease_seconds: int = Field(45, alias="leaseSeconds")
 
     # Processor
     processor_reserved_concurrency: int = Field(4, alias="processorReservedConcurrency")
     processor_batch_size: int = Field(10, alias="processorBatchSize")
     processor_batching_window_seconds: int = Field(1, alias="processorBatchingWindowSeconds")
     processor_parallelization_factor: int = Field(1, alias="processorParallelizationFactor")
-    processor_timeout_seconds: int = Field(60, alias="processorTimeoutSeconds")
+    processor_timeout_seconds: int = Field(30, alias="processorTimeoutSeconds")
     stream_retry_attempts: int = Field(3, alias="streamRetryAttempts")
     backoff_base_seconds: float = Field(2.0, alias="backoffBaseSeconds")
     backoff_cap_seconds: float = Field(900.0, alias="backoffCapSeconds")

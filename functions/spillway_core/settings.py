@@ -52,7 +52,7 @@ class IngestSettings(_Settings):
 class ProcessorSettings(_Settings):
     domain_table: str = Field(alias="DOMAIN_TABLE", min_length=1)
     alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", min_length=1)
-    lease_seconds: int = Field(alias="LEASE_SECONDS", default=120, ge=5)
+    lease_seconds: int = Field(alias="LEASE_SECONDS", default=45, ge=5)
     # Stop claiming new records when less than this is left of the invocation.
     deadline_margin_seconds: float = Field(alias="DEADLINE_MARGIN_SECONDS", default=10.0, ge=0)
     backoff_base_seconds: float = Field(alias="BACKOFF_BASE_SECONDS", default=2.0, gt=0)

@@ -68,7 +68,7 @@ def test_processor_concurrency_is_capped_and_lease_outlives_timeout(template: Te
     _, processor = function_by_handler(template, "processor.handler.lambda_handler")
 
     assert processor["ReservedConcurrentExecutions"] == 4
-    assert processor["Timeout"] == 60
+    assert processor["Timeout"] == 30
     assert int(processor["Environment"]["Variables"]["LEASE_SECONDS"]) > processor["Timeout"]
 
 
@@ -215,7 +215,7 @@ def test_local_target_deploys_the_same_template_but_the_asset(aws_stack: Synthes
     assert _without_asset_hashes(aws_stack.template_dict) == _without_asset_hashes(local_stack.template_dict)
 
 
-@pytest.mark.parametrize("bad_lease", [30, 60])
+@pytest.mark.parametrize("bad_lease", [20, 30])
 def test_a_lease_shorter_than_the_processor_timeout_is_refused(bad_lease: int) -> None:
     import aws_cdk as cdk
 

@@ -1,0 +1,115 @@
+"""Failure semantics on the emulator: a processor that fails then recovers, a processor killed
+mid-event, a poison event that ends FAILED with one Slack message (to a local Slack stand-in).
+
+Faults are made the way they happen in production, without test hooks in the product: a
+misconfigured processor (its domain table name points nowhere), an event left RUNNING with an
+expired lease (what a killed processor leaves), a corrupt stored event.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra import config as names
+from ingest.logic import sweep_shard
+from spillway_cli.target import stack_config
+from tests.conftest import load_fixture
+from tests.e2e.conftest import Deployed, wait_for
+from tests.support.slack import SlackStandIn
+
+pytestmark = pytest.mark.e2e
+SWEEP_PERIOD_S = 60
+
+
+@pytest.fixture
+def slack(deployed: Deployed) -> Iterator[SlackStandIn]:
+    with SlackStandIn() as stand_in:
+        secrets = deployed.target.client("secretsmanager")
+        secrets.put_secret_value(SecretId=deployed.target.outputs[names.OUTPUT_SLACK_SECRET], SecretString=stand_in.url)
+        yield stand_in
+
+
+def set_processor_env(deployed: Deployed, **changes: str) -> dict[str, str]:
+    lambda_client = deployed.target.client("lambda")
+    function = deployed.target.outputs[names.OUTPUT_PROCESSOR_FUNCTION]
+    env = lambda_client.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    lambda_client.update_function_configuration(FunctionName=function, Environment={"Variables": env | changes})
+    return dict(env)
+
+
+def put_event(deployed: Deployed, key: str, status: str, normalised: str, due_ms: int, **extra: Any) -> None:
+    now = int(time.time() * 1000)
+    config = stack_config()
+    item = {
+        "pk": {"S": key},
+        "provider": {"S": "emailbison"},
+        "eventType": {"S": key.split(":")[1]},
+        "status": {"S": status},
+        "receivedAt": {"N": str(now)},
+        "updatedAt": {"N": str(now)},
+        "runAt": {"N": str(now)},
+        "attempts": {"N": "1" if status == "RUNNING" else "0"},
+        "maxAttempts": {"N": str(config.max_attempts)},
+        "sweepShard": {"S": sweep_shard(key, config.sweep_shards)},
+        "dueAt": {"N": str(due_ms)},
+        "normalised": {"S": normalised},
+        **extra,
+    }
+    deployed.target.client("dynamodb").put_item(TableName=deployed.target.events_table, Item=item)
+
+
+def status_of(deployed: Deployed, key: str) -> str | None:
+    event = deployed.event(key)
+    return event["status"]["S"] if event else None
+
+
+def test_failures_recover_or_fail_visibly(deployed: Deployed, slack: SlackStandIn) -> None:
+    # 1. A processor that fails: its domain table is misconfigured for the first attempt.
+    original = set_processor_env(deployed, DOMAIN_TABLE="spillway-missing-table")
+    flaky = load_fixture("email_sent.json")
+    flaky["data"]["scheduled_email"]["id"] = 990001
+    status, body = deployed.post(flaky)
+    assert status == 200
+    flaky_key = body["id"]
+    retrying = wait_for(lambda: (e := deployed.event(flaky_key)) and e["status"]["S"] == "RETRY_WAIT" and e,
+                        what="the first attempt to fail")  # fmt: skip
+    assert retrying["attempts"]["N"] == "1"
+    assert retrying["errorClass"]["S"] == "RetryableProcessingError"
+    set_processor_env(deployed, DOMAIN_TABLE=original["DOMAIN_TABLE"])
+
+    # 2. A processor killed mid-event: RUNNING, lease already expired.
+    killed_at = time.monotonic()
+    stuck_key = "emailbison:LEAD_REPLIED:990002"
+    replied = json.dumps({"provider": "emailbison", "event_type": "LEAD_REPLIED", "workspace_id": "12",
+                          "lead_email": "stuck@prospect.example", "reply_id": "990002"})  # fmt: skip
+    now = int(time.time() * 1000)
+    put_event(
+        deployed, stuck_key, "RUNNING", replied, now - 1, leaseOwner={"S": "dead"}, leaseExpiresAt={"N": str(now - 1)}
+    )
+
+    # 3. A poison event: its stored form cannot be processed, ever.
+    poison_key = "emailbison:EMAIL_OPENED:event-990003"
+    put_event(deployed, poison_key, "PENDING", '{"provider": "emailbison"}', now + 300_000)
+
+    wait_for(lambda: status_of(deployed, stuck_key) == "SUCCEEDED", timeout_s=2 * SWEEP_PERIOD_S + 30,
+             what="the killed event to be released and processed")  # fmt: skip
+    stuck_recovery_s = time.monotonic() - killed_at
+    wait_for(lambda: status_of(deployed, flaky_key) == "SUCCEEDED", timeout_s=2 * SWEEP_PERIOD_S + 30,
+             what="the failing event to succeed after the fix")  # fmt: skip
+    wait_for(lambda: status_of(deployed, poison_key) == "FAILED", what="the poison event to fail")
+    [message] = slack.wait_for_messages(1, timeout_s=120)
+
+    print(f"\nstuck RUNNING event recovered in {stuck_recovery_s:.1f}s (sweeper period {SWEEP_PERIOD_S}s)")
+    assert stuck_recovery_s <= 2 * SWEEP_PERIOD_S
+    text = json.dumps(message)
+    assert poison_key in text and "FAILED" in text
+    assert "@" not in text.replace("hooks.slack", "")  # no addresses in an alert
+    flaky_event = deployed.event(flaky_key)
+    assert flaky_event is not None and int(flaky_event["attempts"]["N"]) >= 2
+    poison = deployed.event(poison_key)
+    assert poison is not None and "alertPending" not in poison

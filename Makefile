@@ -10,7 +10,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: run test setup lint unit integration infra e2e clean
+.PHONY: run test setup lint unit integration infra e2e bench clean
 
 run: setup
 	.venv/bin/spillway local up $(ARGS)
@@ -42,6 +42,9 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+
+bench: setup
+	.venv/bin/python -m bench.run $(ARGS)
 
 unit integration infra e2e: setup
 	.venv/bin/pytest tests/$@

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import time
+import urllib.parse
 from typing import Any
 
 from spillway_cli.target import Target
@@ -62,6 +63,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_load(args: argparse.Namespace) -> int:
+    from spillway_cli.load import check_target_is_local, plan_burst, send_burst, verify_exactly_once
+    from spillway_cli.status import pipeline_counts
+
+    parts = urllib.parse.urlsplit(args.url)
+    token = args.token or dict(urllib.parse.parse_qsl(parts.query)).get("token", "")
+    url = urllib.parse.urlunsplit(parts._replace(query=""))
+    check_target_is_local(url, args.allow_remote)
+    planned = plan_burst(args.events, duplicate_ratio=args.duplicates, seed=args.seed)
+    report = send_burst(url, token, planned, args.concurrency, args.rate)
+    print(json.dumps({"statusByKind": {k: dict(v) for k, v in report.by_kind().items()},
+                      "validNon2xx": report.valid_non_2xx(), "requestsPerSecond": round(report.throughput(), 1),
+                      "latencyMs": report.percentiles()}, indent=2))  # fmt: skip
+    if not args.verify:
+        return 0 if report.valid_non_2xx() == 0 else 1
+    target = _target(args)
+    drain_started = time.monotonic()
+    while pipeline_counts(target).in_flight:
+        time.sleep(1)  # a progress poll of the backlog, not synchronisation of the code under test
+    print(f"drained in {time.monotonic() - drain_started:.1f}s after the last request")
+    differences = verify_exactly_once(target.client("dynamodb"), target.domain_table, planned)
+    print("exactly once: OK" if not differences else "\n".join(differences[:20]))
+    return 0 if not differences and report.valid_non_2xx() == 0 else 1
+
+
 def cmd_local_up(args: argparse.Namespace) -> int:
     from spillway_cli.local import run_local
 
@@ -100,6 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("dedupe_key")
     inspect.add_argument("--raw", action="store_true", help="include the raw payload (contains lead data)")
     inspect.set_defaults(func=cmd_inspect)
+
+    load = with_target(sub.add_parser("load", help="send a burst of real-shaped webhooks, then verify effects"))
+    load.add_argument("--url", required=True, help="the webhook URL (its ?token= is used unless --token is given)")
+    load.add_argument("--token", default=None)
+    load.add_argument("--events", type=int, default=5000)
+    load.add_argument("--concurrency", type=int, default=32)
+    load.add_argument("--rate", type=float, default=None, help="requests per second (default: as fast as possible)")
+    load.add_argument("--duplicates", type=float, default=0.2, help="share of exact re-sends (default 0.2)")
+    load.add_argument("--seed", type=int, default=2026)
+    load.add_argument("--verify", action="store_true", help="wait for the backlog, then check exactly-once effects")
+    load.add_argument("--allow-remote", action="store_true", help="allow a non-loopback target (a staging stack)")
+    load.set_defaults(func=cmd_load)
 
     replay = with_target(sub.add_parser("replay", help="send a FAILED event through the processor again"))
     replay.add_argument("dedupe_key")

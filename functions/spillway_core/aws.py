@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from spillway_core.settings import NotifierSettings, _Settings
+    from spillway_core.settings import AwsClientSettings
 
 
-def client(service: str, settings: _Settings | NotifierSettings) -> Any:
+def client(service: str, settings: AwsClientSettings) -> Any:
     # Imported here so that modules which only need types (and the tests) don't pay for boto3.
     import boto3
     from botocore.config import Config

@@ -14,7 +14,7 @@ from spillway_core.status import EventStatus
 
 # DynamoDB items are limited to 400 KB. The raw body is kept verbatim when small, zlib-compressed
 # when that fits, and otherwise dropped with a flag (the normalised fields are always kept).
-RAW_INLINE_LIMIT = 16 * 1024
+RAW_INLINE_LIMIT = 1024  # small: every later update of the event (claim, outcome) is billed by item size
 RAW_COMPRESSED_LIMIT = 300 * 1024
 
 

@@ -11,16 +11,21 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
-class _Settings(BaseModel):
+class AwsClientSettings(BaseModel):
+    """What every function needs to build its AWS clients (explicit timeouts, bounded retries)."""
+
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    events_table: str = Field(alias="EVENTS_TABLE", min_length=1)
     aws_timeout_seconds: float = Field(alias="AWS_CALL_TIMEOUT_SECONDS", default=2.0, gt=0)
     aws_max_attempts: int = Field(alias="AWS_MAX_ATTEMPTS", default=2, ge=1, le=10)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
         return cls.model_validate(dict(environ))
+
+
+class _Settings(AwsClientSettings):
+    events_table: str = Field(alias="EVENTS_TABLE", min_length=1)
 
 
 class IngestSettings(_Settings):
@@ -70,13 +75,5 @@ class SweeperSettings(_Settings):
     max_items_per_run: int = Field(alias="SWEEP_MAX_ITEMS", default=500, ge=1)
 
 
-class NotifierSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-
+class NotifierSettings(AwsClientSettings):
     slack_webhook_secret_arn: str = Field(alias="SLACK_WEBHOOK_SECRET_ARN", min_length=1)
-    aws_timeout_seconds: float = Field(alias="AWS_CALL_TIMEOUT_SECONDS", default=2.0, gt=0)
-    aws_max_attempts: int = Field(alias="AWS_MAX_ATTEMPTS", default=2, ge=1, le=10)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Self:
-        return cls.model_validate(dict(environ))

@@ -139,10 +139,16 @@ def plan_burst(
     ids: Counter[str] = Counter()
     types, weights = zip(*TYPE_WEIGHTS.items(), strict=True)
     planned: list[PlannedRequest] = []
+    unsubscribed: set[int] = set()
     duplicates = int(total * duplicate_ratio)
     for i in range(total - duplicates - invalid):
         lead = rng.randrange(leads)
         event_type = rng.choices(types, weights)[0]
+        if event_type == "LEAD_UNSUBSCRIBED":
+            # A lead unsubscribes once: a second unsubscribe is, by its dedupe key, the same event.
+            if lead in unsubscribed:
+                event_type = "EMAIL_SENT"
+            unsubscribed.add(lead)
         payload, fact = _event(event_type, lead, ids, i % 600, workspace)
         planned.append(PlannedRequest("valid", json.dumps(payload).encode(), lead, event_type, fact))
     originals = list(planned)

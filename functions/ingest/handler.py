@@ -32,8 +32,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, store = _dependencies()
     request = WebhookRequest.from_api_gateway(event)
     result = ingest_webhook(request, settings, store, now_ms=int(time.time() * 1000))
-    if result.dedupe_key:
-        logger.set_correlation_id(result.dedupe_key)
+    # Set on every request (None for rejects): a warm container must not log the previous key.
+    logger.set_correlation_id(result.dedupe_key)
     metrics.add_metric(name=f"Webhook_{result.outcome}", unit=MetricUnit.Count, value=1)
     # Only the outcome, status and key: never the token, the body or the lead's address.
     logger.info(

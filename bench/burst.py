@@ -21,7 +21,7 @@ from infra import config as names
 from spillway_cli.deploy import deploy, synthesize
 from spillway_cli.emulator import Emulator
 from spillway_cli.load import BurstReport, plan_burst, send_burst, verify_exactly_once
-from spillway_cli.status import pipeline_counts
+from spillway_cli.status import pipeline_counts, wait_until_drained
 from spillway_cli.target import Target, stack_config
 from spillway_cli.tokens import new_token, token_digest
 
@@ -49,15 +49,6 @@ def raw_putitem_throughput(target: Target, requests: int, concurrency: int) -> f
     return requests / (time.perf_counter() - started)
 
 
-def wait_drained(target: Target, timeout_s: float = 1800) -> float:
-    started = time.monotonic()
-    while pipeline_counts(target).in_flight:
-        if time.monotonic() - started > timeout_s:
-            raise RuntimeError("the backlog did not drain")
-        time.sleep(0.5)  # polling the emulator's state for the drain time
-    return time.monotonic()
-
-
 def summarise(report: BurstReport) -> dict[str, Any]:
     return {
         "requests": len(report.results),
@@ -83,13 +74,13 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
         url = target.webhook_url("emailbison")
         # Warm up as many ingest workers as the burst will use (the emulator starts them lazily).
         send_burst(url, token, plan_burst(4 * concurrency, seed=1, workspace=1), concurrency, progress=False)
-        wait_drained(target)
+        wait_until_drained(target)
 
         raw = raw_putitem_throughput(target, min(events, 2000), concurrency)
         planned = plan_burst(events, seed=2, workspace=2)
         burst = send_burst(url, token, planned, concurrency)
         last_request = time.monotonic()
-        drained = wait_drained(target)
+        drained = wait_until_drained(target)
         results["burst"] = summarise(burst) | {
             "events": events,
             "concurrency": concurrency,
@@ -111,7 +102,7 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
             planned = plan_burst(side_events, seed=3, workspace=3)
             started = time.monotonic()
             enqueue = send_burst(url, token, planned, concurrency=256, rate=side_rate)
-            drained = wait_drained(target)
+            drained = wait_until_drained(target)
             drain_s = drained - started
             lambda_client.update_function_configuration(FunctionName=function, Environment={"Variables": env})
 

@@ -3,6 +3,8 @@ and any of them can be overridden with ``cdk deploy -c spillway:<name>=<value>``
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from infra.lambda_asset import host_architecture, host_python_version
 
 CONTEXT_KEY = "spillway"
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def cdk_context() -> dict[str, Any]:
+    """The context object of cdk.json: what `cdk synth` and every in-process synth start from."""
+    return dict(json.loads(CDK_JSON.read_text())["context"])
+
+
 TOKEN_PARAMETER = "IngestTokenSha256s"
 
 

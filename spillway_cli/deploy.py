@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import config as names
+from infra.config import cdk_context
 from spillway_cli.target import Target
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +48,7 @@ def synthesize(target: str = "local", outdir: Path | None = None) -> CloudAssemb
     from infra.app import build_app
 
     outdir = outdir or REPO_ROOT / f"cdk.{target}.out"
-    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(context=context, outdir=str(outdir))
+    app = cdk.App(context=cdk_context(), outdir=str(outdir))
     app, stack = build_app(app, overrides={"target": target})
     app.synth()
     return CloudAssembly(outdir, stack.stack_name)

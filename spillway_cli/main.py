@@ -65,7 +65,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     from spillway_cli.load import check_target_is_local, plan_burst, send_burst, verify_exactly_once
-    from spillway_cli.status import pipeline_counts
+    from spillway_cli.status import wait_until_drained
 
     parts = urllib.parse.urlsplit(args.url)
     token = args.token or dict(urllib.parse.parse_qsl(parts.query)).get("token", "")
@@ -80,9 +80,7 @@ def cmd_load(args: argparse.Namespace) -> int:
         return 0 if report.valid_non_2xx() == 0 else 1
     target = _target(args)
     drain_started = time.monotonic()
-    while pipeline_counts(target).in_flight:
-        time.sleep(1)  # a progress poll of the backlog, not synchronisation of the code under test
-    print(f"drained in {time.monotonic() - drain_started:.1f}s after the last request")
+    print(f"drained in {wait_until_drained(target) - drain_started:.1f}s after the last request")
     differences = verify_exactly_once(target.client("dynamodb"), target.domain_table, planned)
     print("exactly once: OK" if not differences else "\n".join(differences[:20]))
     return 0 if not differences and report.valid_non_2xx() == 0 else 1

@@ -7,12 +7,13 @@ from the ingest's structured logs, since a duplicate is, by design, never writte
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 
 from infra import config as names
 from spillway_cli.target import Target
-from spillway_core.status import EventStatus
+from spillway_core.status import LIVE_STATUSES, EventStatus
 
 DUPLICATE_LOG_PHRASE = '"duplicate webhook"'  # the ingest logs "<outcome> webhook"
 
@@ -28,7 +29,7 @@ class PipelineCounts:
 
     @property
     def in_flight(self) -> int:
-        return sum(self.by_status[s] for s in (EventStatus.PENDING, EventStatus.RUNNING, EventStatus.RETRY_WAIT))
+        return sum(self.by_status[s] for s in LIVE_STATUSES)
 
     def line(self) -> str:
         return (
@@ -64,3 +65,13 @@ def duplicate_count(target: Target) -> int:
 
 def pipeline_counts(target: Target) -> PipelineCounts:
     return PipelineCounts(by_status=status_counts(target), duplicates=duplicate_count(target))
+
+
+def wait_until_drained(target: Target, timeout_s: float = 1800, poll_s: float = 0.5) -> float:
+    """Polls the events table until nothing is in flight; returns the monotonic time it happened."""
+    started = time.monotonic()
+    while pipeline_counts(target).in_flight:
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"the backlog did not drain in {timeout_s:.0f}s")
+        time.sleep(poll_s)  # watching an external system's state, not synchronising our own code
+    return time.monotonic()

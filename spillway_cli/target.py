@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from infra import config as names
-from infra.config import CONTEXT_KEY, SpillwayConfig
+from infra.config import CONTEXT_KEY, SpillwayConfig, cdk_context
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # the emulator's account
 DEFAULT_REGION = "us-east-1"
 
@@ -65,5 +62,4 @@ def local_reachable_url(url: str, endpoint_url: str | None) -> str:
 
 def stack_config() -> SpillwayConfig:
     """The settings the stack is deployed with (cdk.json), for commands that must agree with them."""
-    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    return SpillwayConfig.from_context(context.get(CONTEXT_KEY))
+    return SpillwayConfig.from_context(cdk_context().get(CONTEXT_KEY))

@@ -15,15 +15,3 @@ class RetryableProcessingError(Exception):
 
 class PermanentProcessingError(Exception):
     """The event can never succeed (for example an invalid stored payload): it goes to FAILED."""
-
-
-THROTTLING_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 import infra  # noqa: F401  (silences jsii's Node version banner before aws_cdk loads)
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from spillway_cli.deploy import synthesize as spillway_synthesize
 
 
 @dataclass(frozen=True)
@@ -30,16 +29,10 @@ class Synthesized:
 
 
 def synthesize(target: str, outdir: Path) -> Synthesized:
-    import aws_cdk as cdk
-
-    from infra.app import build_app
-
-    context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    app = cdk.App(context=context, outdir=str(outdir))
-    app, stack = build_app(app, overrides={"target": target})
-    # cdk-nag runs as a validation plugin: synth raises if any finding is not acknowledged.
-    assembly = app.synth()
-    return Synthesized(outdir, stack.stack_name, dict(assembly.get_stack_by_name(stack.stack_name).template))
+    # The same synth as the local run; cdk-nag runs as a validation plugin, so it raises if any
+    # finding is not acknowledged.
+    assembly = spillway_synthesize(target, outdir)
+    return Synthesized(outdir, assembly.stack_name, dict(json.loads(assembly.template_path.read_text())))
 
 
 @pytest.fixture(scope="session")

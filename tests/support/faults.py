@@ -13,22 +13,19 @@ record (bounded retries, as the event source mapping does), and the sweeper repa
 from __future__ import annotations
 
 import json
-import random
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from processor.logic import ProcessorDeps, process_event
+from processor.logic import process_event
 from spillway_core.alerts import AlertPublisher
-from spillway_core.domain_store import DomainStore
-from spillway_core.event_store import EventStore
-from spillway_core.settings import ProcessorSettings, SweeperSettings
+from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES
 from sweeper.logic import sweep
-from tests.support.pipeline import InProcessPipeline
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME
+from tests.support.pipeline import InProcessPipeline, processor_deps
+from tests.support.tables import EVENTS_TABLE_NAME
 
 FAULT_KINDS = ("error_before", "error_after", "killed_before", "killed_after")
 SWEEP_PERIOD_MS = 60_000
@@ -135,17 +132,8 @@ class FaultyWorld:
         faulty = FaultyClient(dynamodb, plan)
         self.clock = 1_795_000_000_000
         self.publisher = CapturedPublisher(plan)
-        self.events = EventStore(faulty, EVENTS_TABLE_NAME)
-        self.deps = ProcessorDeps(
-            settings=ProcessorSettings.from_env(
-                {"EVENTS_TABLE": EVENTS_TABLE_NAME, "DOMAIN_TABLE": DOMAIN_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
-            ),
-            events=self.events,
-            domain=DomainStore(faulty, DOMAIN_TABLE_NAME),
-            alerts=self.publisher,
-            clock_ms=self.now,
-            rng=random.Random(seed),
-        )
+        self.deps = processor_deps(faulty, self.publisher, self.now, seed)
+        self.events = self.deps.events
         self.sweeper_settings = SweeperSettings.from_env(
             {"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,20 @@ class CapturedAlerts:
         self.sent.append(alert)
 
 
+def processor_deps(dynamodb: Any, alerts: Any, clock_ms: Callable[[], int], seed: int) -> ProcessorDeps:
+    """The processor's dependencies over the test tables, with any client, alert sink and clock."""
+    return ProcessorDeps(
+        settings=ProcessorSettings.from_env(
+            {"EVENTS_TABLE": EVENTS_TABLE_NAME, "DOMAIN_TABLE": DOMAIN_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
+        ),
+        events=EventStore(dynamodb, EVENTS_TABLE_NAME),
+        domain=DomainStore(dynamodb, DOMAIN_TABLE_NAME),
+        alerts=alerts,
+        clock_ms=clock_ms,
+        rng=random.Random(seed),
+    )
+
+
 class InProcessPipeline:
     def __init__(self, dynamodb: Any, seed: int = 0) -> None:
         self.dynamodb = dynamodb
@@ -42,16 +57,7 @@ class InProcessPipeline:
             {"EVENTS_TABLE": EVENTS_TABLE_NAME, "INGEST_TOKEN_SHA256S": hashlib.sha256(TOKEN.encode()).hexdigest()}
         )
         self.events = EventStore(dynamodb, EVENTS_TABLE_NAME)
-        self.deps = ProcessorDeps(
-            settings=ProcessorSettings.from_env(
-                {"EVENTS_TABLE": EVENTS_TABLE_NAME, "DOMAIN_TABLE": DOMAIN_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
-            ),
-            events=self.events,
-            domain=DomainStore(dynamodb, DOMAIN_TABLE_NAME),
-            alerts=self.alerts,  # type: ignore[arg-type]
-            clock_ms=self.tick,
-            rng=random.Random(seed),
-        )
+        self.deps = processor_deps(dynamodb, self.alerts, self.tick, seed)
 
     def tick(self) -> int:
         self.clock += 7

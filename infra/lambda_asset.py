@@ -9,11 +9,15 @@ cached under ``.build/`` by a hash of what goes in, so a synth with nothing chan
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +54,11 @@ def _source_files() -> list[Path]:
     )
 
 
+def _dotless(version: str) -> str:
+    # The CDK takes whatever follows a directory name's last dot as an extension of the staged asset.
+    return version.replace(".", "")
+
+
 def _digest(parts: list[bytes]) -> str:
     digest = hashlib.sha256()
     for part in parts:
@@ -57,34 +66,45 @@ def _digest(parts: list[bytes]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _build_dependencies(architecture: str, python_version: str) -> Path:
-    key = _digest([LOCK_FILE.read_bytes(), architecture.encode(), python_version.encode()])
-    target = BUILD_ROOT / f"deps-{architecture}-py{python_version}-{key}"
-    if target.exists():
-        return target
+def _tool_environment() -> dict[str, str]:
+    """The environment for uv: colour off whatever the caller forced (the CDK CLI sets FORCE_COLOR)."""
+    environment = {k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "CLICOLOR_FORCE"}}
+    environment["NO_COLOR"] = "1"
+    return environment
+
+
+def _run_uv(*arguments: str) -> None:
+    subprocess.run([_uv(), *arguments, "--color", "never"], cwd=REPO_ROOT, check=True, env=_tool_environment())
+
+
+@contextlib.contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A staging directory beside ``target`` that becomes ``target`` only if the build succeeds."""
     staging = target.with_name(target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    requirements = subprocess.run(
-        [_uv(), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "--quiet"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
     staging.mkdir(parents=True)
-    (staging.parent / f"{target.name}.requirements.txt").write_text(requirements)
-    subprocess.run(
-        [
-            _uv(), "pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:",
-            "--target", str(staging),
-            "--python-platform", _UV_PLATFORMS[architecture],
-            "--python-version", python_version,
-            "--requirements", str(staging.parent / f"{target.name}.requirements.txt"),
-        ],
-        cwd=REPO_ROOT,
-        check=True,
-    )  # fmt: skip
-    staging.rename(target)
+    try:
+        yield staging
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _build_dependencies(architecture: str, python_version: str) -> Path:
+    key = _digest([LOCK_FILE.read_bytes(), architecture.encode(), python_version.encode()])
+    target = BUILD_ROOT / f"deps-{architecture}-py{_dotless(python_version)}-{key}"
+    if target.exists():
+        return target
+    with _staged(target) as staging, tempfile.TemporaryDirectory(dir=BUILD_ROOT) as scratch:
+        # uv writes the file itself: nothing parses a tool's (possibly decorated) standard output.
+        requirements = Path(scratch) / "requirements.txt"
+        _run_uv("export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "--no-header", "--quiet",
+                "--output-file", str(requirements))  # fmt: skip
+        _run_uv("pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:", "--no-compile",
+                "--target", str(staging),
+                "--python-platform", _UV_PLATFORMS[architecture],
+                "--python-version", python_version,
+                "--requirements", str(requirements))  # fmt: skip
     return target
 
 
@@ -93,15 +113,13 @@ def build_lambda_asset(architecture: str, python_version: str) -> Path:
     deps = _build_dependencies(architecture, python_version)
     sources = _source_files()
     key = _digest([deps.name.encode()] + [str(p.relative_to(REPO_ROOT)).encode() + p.read_bytes() for p in sources])
-    target = BUILD_ROOT / f"asset-{architecture}-py{python_version}-{key}"
+    target = BUILD_ROOT / f"asset-{architecture}-py{_dotless(python_version)}-{key}"
     if target.exists():
         return target
-    staging = target.with_name(target.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(deps, staging, ignore=shutil.ignore_patterns("__pycache__"))
-    for source in sources:
-        destination = staging / source.relative_to(FUNCTIONS_DIR)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, destination)
-    staging.rename(target)
+    with _staged(target) as staging:
+        shutil.copytree(deps, staging, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        for source in sources:
+            destination = staging / source.relative_to(FUNCTIONS_DIR)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
     return target

@@ -7,7 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import CONTEXT_KEY, SpillwayConfig
+from infra.config import CONTEXT_KEY, STAGE_SETTING, SpillwayConfig
 from infra.lambda_asset import build_lambda_asset
 from infra.stack import SpillwayStack
 
@@ -19,8 +19,9 @@ def _flat_overrides(app: cdk.App) -> dict[str, Any]:
         key = name.alias or ""
         if key and (value := app.node.try_get_context(f"{CONTEXT_KEY}:{key}")) is not None:
             overrides[key] = value
-    if (target := app.node.try_get_context(f"{CONTEXT_KEY}:target")) is not None:
-        overrides["target"] = target
+    for key in ("target", STAGE_SETTING):
+        if (value := app.node.try_get_context(f"{CONTEXT_KEY}:{key}")) is not None:
+            overrides[key] = value
     return overrides
 
 

@@ -1,5 +1,6 @@
-"""Names and defaults in one place. Values come from the ``spillway`` object in cdk.json's context,
-and any of them can be overridden with ``cdk deploy -c spillway:<name>=<value>``."""
+"""Names and defaults in one place. Values come from the ``spillway`` object in cdk.json's context:
+its top-level settings, then those of the selected stage (``spillway.stages.<stage>``), then any
+``-c spillway:<name>=<value>`` given on the command line. ``-c spillway:stage=<stage>`` selects the stage."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from infra.lambda_asset import host_architecture, host_python_version
 
@@ -21,6 +22,15 @@ def cdk_context() -> dict[str, Any]:
 
 
 TOKEN_PARAMETER = "IngestTokenSha256s"
+STAGE_SETTING = "stage"
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)  # the values CloudWatch Logs and the CDK offer
+STAGES_SETTING = "stages"
+
+
+def stage_names(context: dict[str, Any] | None = None) -> list[str]:
+    """The stages cdk.json defines (each one stack, deployable side by side)."""
+    spillway = (cdk_context() if context is None else context).get(CONTEXT_KEY) or {}
+    return sorted(spillway.get(STAGES_SETTING) or {})
 
 
 class SpillwayConfig(BaseModel):
@@ -30,7 +40,11 @@ class SpillwayConfig(BaseModel):
     # is the same, but the asset is built for this machine's architecture and Python, because the
     # local emulator runs Lambdas with the host's Python whatever the template says.
     target: Literal["aws", "local"] = "aws"
-    stack_name: str = Field("Spillway", alias="stackName")
+    # A stage is one deployable copy of the stack (staging, production): its own stack name, tables and settings.
+    stage: str = Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")
+    stack_name: str = Field(alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    # Production stages refuse DeleteTable on top of the tables' retain-on-delete policy.
+    deletion_protection: bool = Field(alias="deletionProtection")
     lambda_architecture: Literal["arm64", "x86_64"] = Field("arm64", alias="lambdaArchitecture")
     lambda_python_version: str = Field("3.14", alias="lambdaPythonVersion")
     log_retention_days: int = Field(30, alias="logRetentionDays")
@@ -69,9 +83,25 @@ class SpillwayConfig(BaseModel):
     sweeper_woken_alarm_threshold: int = Field(10, alias="sweeperWokenAlarmThreshold")
     throttle_alarm_minutes: int = Field(10, alias="throttleAlarmMinutes")
 
+    @field_validator("log_retention_days")
+    @classmethod
+    def _a_retention_cloudwatch_offers(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
+        return days
+
     @classmethod
     def from_context(cls, context: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> SpillwayConfig:
-        return cls.model_validate({**(context or {}), **(overrides or {})})
+        """``context`` is cdk.json's ``spillway`` object; ``overrides`` win over it and over the stage's settings."""
+        if not context:
+            raise ValueError(f"no {CONTEXT_KEY!r} context: run the app through the CDK CLI (npx cdk synth)")
+        settings = dict(context)
+        stages: dict[str, dict[str, Any]] = settings.pop(STAGES_SETTING, None) or {}
+        overrides = overrides or {}
+        stage = overrides.get(STAGE_SETTING) or settings.get(STAGE_SETTING)
+        if stage not in stages:
+            raise ValueError(f"unknown stage {stage!r}: cdk.json defines {sorted(stages)} (-c spillway:stage=<stage>)")
+        return cls.model_validate({**settings, **stages[stage], **overrides, STAGE_SETTING: stage})
 
     @property
     def asset_architecture(self) -> str:

@@ -23,7 +23,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LOCK_FILE = REPO_ROOT / "uv.lock"
-BUILD_ROOT = REPO_ROOT / ".build" / "lambda"
+# SPILLWAY_BUILD_DIR moves the build cache (a test uses it to synthesize from a cold cache).
+BUILD_ROOT = Path(os.environ.get("SPILLWAY_BUILD_DIR") or REPO_ROOT / ".build") / "lambda"
 PACKAGES = ("spillway_core", "ingest", "processor", "sweeper", "notifier")
 
 _UV_PLATFORMS = {"arm64": "aarch64-manylinux2014", "x86_64": "x86_64-manylinux2014"}
@@ -79,13 +80,21 @@ def _run_uv(*arguments: str) -> None:
 
 @contextlib.contextmanager
 def _staged(target: Path) -> Iterator[Path]:
-    """A staging directory beside ``target`` that becomes ``target`` only if the build succeeds."""
-    staging = target.with_name(target.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    """A staging directory of this build's own that becomes ``target`` only if the build succeeds.
+
+    Two synths may build the same target at once (tests run in parallel): the first rename wins and
+    the other build's identical result is dropped. Nothing is left behind on failure.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", suffix=".tmp", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would become the asset directory's mode
     try:
         yield staging
-        staging.rename(target)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -95,7 +104,7 @@ def _build_dependencies(architecture: str, python_version: str) -> Path:
     target = BUILD_ROOT / f"deps-{architecture}-py{_dotless(python_version)}-{key}"
     if target.exists():
         return target
-    with _staged(target) as staging, tempfile.TemporaryDirectory(dir=BUILD_ROOT) as scratch:
+    with _staged(target) as staging, tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         # uv writes the file itself: nothing parses a tool's (possibly decorated) standard output.
         requirements = Path(scratch) / "requirements.txt"
         _run_uv("export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "--no-header", "--quiet",

@@ -31,8 +31,8 @@ class SpillwayStack(Stack):
             description="Comma-separated SHA-256 digests of the accepted webhook tokens (`spillway token new`).",
         )
         code = lambda_.Code.from_asset(asset_dir)
-        events = EventStoreTable(self, "Events")
-        domain = DomainTable(self, "Domain")
+        events = EventStoreTable(self, "Events", config=config)
+        domain = DomainTable(self, "Domain", config=config)
         alerts = Alerts(self, "Alerts")
         ingest = IngestApi(
             self, "Ingest", config=config, code=code, events=events, token_sha256s=token_sha256s.value_as_string

@@ -18,19 +18,30 @@ from pathlib import Path
 from typing import Any
 
 from infra import config as names
-from infra.config import cdk_context
+from infra.config import STAGE_SETTING, cdk_context
 from spillway_cli.target import Target
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION = "30"
-TEMPLATE_BODY_LIMIT = 51_200
+# What the CDK CLI adds to the context of every synth (cdk.json's versionReporting is off), so that
+# the in-process synthesis writes the very template `npx cdk synth` writes.
+CDK_CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True}
 
 
 @dataclass(frozen=True)
 class CloudAssembly:
     directory: Path
     stack_name: str
+
+    @classmethod
+    def from_directory(cls, directory: Path) -> CloudAssembly:
+        """The one stack of a cloud assembly written by ``cdk synth -o <directory>``."""
+        manifest = json.loads((directory / "manifest.json").read_text())
+        [stack_name] = [
+            name for name, artifact in manifest["artifacts"].items() if artifact["type"] == "aws:cloudformation:stack"
+        ]
+        return cls(directory, stack_name)
 
     @property
     def template_path(self) -> Path:
@@ -41,15 +52,16 @@ class CloudAssembly:
         return self.directory / f"{self.stack_name}.assets.json"
 
 
-def synthesize(target: str = "local", outdir: Path | None = None) -> CloudAssembly:
-    """Runs the CDK app in-process with ``spillway:target`` set, into its own cloud assembly dir."""
+def synthesize(target: str = "local", outdir: Path | None = None, stage: str | None = None) -> CloudAssembly:
+    """Runs the CDK app in-process with ``spillway:target`` (and the stage, if named) set, into its own
+    cloud assembly dir."""
     import aws_cdk as cdk
 
     from infra.app import build_app
 
     outdir = outdir or REPO_ROOT / f"cdk.{target}.out"
-    app = cdk.App(context=cdk_context(), outdir=str(outdir))
-    app, stack = build_app(app, overrides={"target": target})
+    app = cdk.App(context={**cdk_context(), **CDK_CLI_CONTEXT}, outdir=str(outdir))
+    app, stack = build_app(app, overrides={"target": target, **({STAGE_SETTING: stage} if stage else {})})
     app.synth()
     return CloudAssembly(outdir, stack.stack_name)
 
@@ -73,7 +85,9 @@ def _substitute(text: str, account: str, region: str) -> str:
     )
 
 
-def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> None:
+def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> str:
+    """Publishes every file asset (the template is one of them); returns the template's URL."""
+    template_url = ""
     account = target.client("sts").get_caller_identity()["Account"]
     target.client("ssm").put_parameter(
         Name=f"/cdk-bootstrap/{BOOTSTRAP_QUALIFIER}/version", Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
@@ -87,19 +101,24 @@ def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> None:
             bucket = _substitute(destination["bucketName"], account, target.region)
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
                 s3.create_bucket(Bucket=bucket)
-            s3.put_object(Bucket=bucket, Key=_substitute(destination["objectKey"], account, target.region), Body=body)
+            key = _substitute(destination["objectKey"], account, target.region)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            if source == assembly.template_path:
+                template_url = f"{s3.meta.endpoint_url}/{bucket}/{key}"
+    if not template_url:
+        raise RuntimeError(f"{assembly.assets_path} does not publish the template")
+    return template_url
 
 
 def deploy(target: Target, assembly: CloudAssembly, token_sha256s: list[str], timeout_s: float = 300) -> dict[str, str]:
     """Creates (or updates) the stack from the synthesized template; returns its outputs."""
-    bootstrap_and_publish(target, assembly)
+    # As the CDK CLI does, the template travels through the asset bucket: an inline TemplateBody is
+    # limited to 51,200 bytes, which the stack's template outgrows with the CLI's path metadata.
+    template_url = bootstrap_and_publish(target, assembly)
     cloudformation = target.client("cloudformation")
-    template = assembly.template_path.read_text()
-    if len(template) > TEMPLATE_BODY_LIMIT:
-        raise RuntimeError("the template outgrew TemplateBody; publish it to the asset bucket and use TemplateURL")
     request: dict[str, Any] = {
         "StackName": target.stack_name,
-        "TemplateBody": template,
+        "TemplateURL": template_url,
         "Parameters": [{"ParameterKey": names.TOKEN_PARAMETER, "ParameterValue": ",".join(token_sha256s)}],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     }

@@ -13,10 +13,10 @@ from spillway_cli.tokens import new_token, token_digest
 SAMPLE_PAYLOAD = "tests/fixtures/emailbison/email_sent.json"
 
 
-def run_local(port: int, follow: bool, interval: float) -> int:
+def run_local(port: int, follow: bool, interval: float, stage: str | None = None) -> int:
     started = time.monotonic()
-    print("synthesizing the stack (target=local)...", flush=True)
-    assembly = synthesize("local")
+    print(f"synthesizing the stack (target=local, stage={stage or 'default'})...", flush=True)
+    assembly = synthesize("local", stage=stage)
     with Emulator(port=port) as emulator:
         print(f"emulator up at {emulator.endpoint_url} (log: {emulator.log_path}); deploying...", flush=True)
         target = Target(stack_name=assembly.stack_name, endpoint_url=emulator.endpoint_url)
@@ -25,7 +25,7 @@ def run_local(port: int, follow: bool, interval: float) -> int:
         url = f"{target.webhook_url('emailbison')}?token={token}"
         print(f"\nSpillway is up in {time.monotonic() - started:.0f}s.\n")
         print(f"  webhook URL: {url}")
-        endpoint = f"--endpoint-url {emulator.endpoint_url}"
+        endpoint = f"--endpoint-url {emulator.endpoint_url} --stack-name {assembly.stack_name}"
         print(f"  try it:      curl -s -H 'content-type: application/json' --data @{SAMPLE_PAYLOAD} '{url}'")
         print(f"  status:      .venv/bin/spillway status {endpoint}")
         print(f"  inspect:     .venv/bin/spillway inspect emailbison:EMAIL_SENT:<scheduled email id> {endpoint}")

@@ -10,13 +10,17 @@ import time
 import urllib.parse
 from typing import Any
 
+from infra.config import stage_names
 from spillway_cli.target import Target
 
 LOCAL_HINT = "the emulator's URL, e.g. http://127.0.0.1:4566; omit to use AWS with your usual credentials"
+STAGE_HINT = "the stage (cdk.json spillway.stages) whose stack to use; default: cdk.json's spillway.stage"
 
 
 def _target(args: argparse.Namespace) -> Target:
-    return Target(stack_name=args.stack_name, endpoint_url=args.endpoint_url)
+    from spillway_cli.target import stack_config
+
+    return Target(stack_name=args.stack_name or stack_config(args.stage).stack_name, endpoint_url=args.endpoint_url)
 
 
 def cmd_token_new(args: argparse.Namespace) -> int:
@@ -91,21 +95,28 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 
     # `kill` (SIGTERM) should stop the emulator too, as Ctrl-C does: exit through the context managers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    return run_local(port=args.port, follow=not args.no_follow, interval=args.interval)
+    return run_local(port=args.port, follow=not args.no_follow, interval=args.interval, stage=args.stage)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spillway", description="Operate the Spillway webhook pipeline.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    stages = stage_names()
+
+    def with_stage(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--stage", choices=stages, default=None, help=STAGE_HINT)
+        return p
+
     def with_target(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--endpoint-url", default=None, help=LOCAL_HINT)
-        p.add_argument("--stack-name", default="Spillway")
+        with_stage(p)
+        p.add_argument("--stack-name", default=None, help="the stack's name, if it differs from the stage's")
         return p
 
     local = sub.add_parser("local", help="run the pipeline on the local emulator")
     local_sub = local.add_subparsers(dest="local_command", required=True)
-    up = local_sub.add_parser("up", help="synthesize, start the emulator, deploy, and show live counts")
+    up = with_stage(local_sub.add_parser("up", help="synthesize, start the emulator, deploy, and show live counts"))
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--interval", type=float, default=2.0, help="seconds between live count lines")
     up.add_argument("--no-follow", action="store_true", help="deploy, print the URL, then stop the emulator")

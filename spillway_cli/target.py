@@ -11,15 +11,20 @@ import boto3
 from botocore.config import Config
 
 from infra import config as names
-from infra.config import CONTEXT_KEY, SpillwayConfig, cdk_context
+from infra.config import CONTEXT_KEY, STAGE_SETTING, SpillwayConfig, cdk_context
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # the emulator's account
 DEFAULT_REGION = "us-east-1"
 
 
+def stack_config(stage: str | None = None) -> SpillwayConfig:
+    """The settings a stage is deployed with (cdk.json; its default stage unless one is named)."""
+    return SpillwayConfig.from_context(cdk_context().get(CONTEXT_KEY), {STAGE_SETTING: stage} if stage else None)
+
+
 @dataclass
 class Target:
-    stack_name: str = "Spillway"
+    stack_name: str = field(default_factory=lambda: stack_config().stack_name)
     endpoint_url: str | None = None  # None: real AWS with the usual credential chain
     region: str = field(default_factory=lambda: os.environ.get("AWS_REGION", DEFAULT_REGION))
 
@@ -58,8 +63,3 @@ def local_reachable_url(url: str, endpoint_url: str | None) -> str:
     scheme_and_host, _, path = url.partition("://")[2].partition("/")
     api_id = scheme_and_host.split(".", 1)[0]
     return f"{endpoint_url}/_aws/execute-api/{api_id}/$default/{path}"
-
-
-def stack_config() -> SpillwayConfig:
-    """The settings the stack is deployed with (cdk.json), for commands that must agree with them."""
-    return SpillwayConfig.from_context(cdk_context().get(CONTEXT_KEY))

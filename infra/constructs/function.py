@@ -10,8 +10,24 @@ from constructs import Construct
 
 from infra.config import SpillwayConfig
 
-_RETENTION = {1: logs.RetentionDays.ONE_DAY, 7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS,
-              30: logs.RetentionDays.ONE_MONTH, 90: logs.RetentionDays.THREE_MONTHS}  # fmt: skip
+# Exactly the values SpillwayConfig.log_retention_days admits (config.LOG_RETENTION_DAYS).
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+
+def log_retention(config: SpillwayConfig) -> logs.RetentionDays:
+    """Every log group of the stack keeps its logs for the stage's ``logRetentionDays``."""
+    return _RETENTION[config.log_retention_days]
 
 
 class SpillwayFunction(Construct):
@@ -34,7 +50,7 @@ class SpillwayFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=_RETENTION.get(config.log_retention_days, logs.RetentionDays.ONE_MONTH),
+            retention=log_retention(config),
             removal_policy=RemovalPolicy.DESTROY,
         )
         # A role of its own with only what this function does: no AWSLambdaBasicExecutionRole, whose

@@ -11,7 +11,7 @@ from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
 from infra.config import INGEST_HANDLER, EnvVar, SpillwayConfig
-from infra.constructs.function import SpillwayFunction
+from infra.constructs.function import SpillwayFunction, log_retention
 from infra.constructs.nag import acknowledge
 from infra.constructs.stores import EventStoreTable
 
@@ -69,7 +69,7 @@ class IngestApi(Construct):
             methods=[apigwv2.HttpMethod.POST],
             integration=HttpLambdaIntegration("IngestIntegration", self.handler.function),
         )
-        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH)
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention(config))
         stage_resource = self.stage.node.default_child
         assert isinstance(stage_resource, apigwv2.CfnStage)
         stage_resource.access_log_settings = apigwv2.CfnStage.AccessLogSettingsProperty(

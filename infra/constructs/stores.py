@@ -6,14 +6,17 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from infra.config import SpillwayConfig
 from spillway_core.status import SWEEP_INDEX, EventAttr
 
 
-def _encrypted_table(scope: Construct, construct_id: str, **kwargs: object) -> dynamodb.Table:
+def _encrypted_table(scope: Construct, construct_id: str, config: SpillwayConfig, **kwargs: object) -> dynamodb.Table:
     return dynamodb.Table(
         scope,
         construct_id,
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        # Retained on stack deletion in every stage; production also refuses a direct DeleteTable.
+        deletion_protection=config.deletion_protection,
         encryption=dynamodb.TableEncryption.AWS_MANAGED,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
@@ -24,11 +27,12 @@ def _encrypted_table(scope: Construct, construct_id: str, **kwargs: object) -> d
 
 
 class EventStoreTable(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: SpillwayConfig) -> None:
         super().__init__(scope, construct_id)
         self.table = _encrypted_table(
             self,
             "Table",
+            config,
             partition_key=dynamodb.Attribute(name=EventAttr.PK, type=dynamodb.AttributeType.STRING),
             # The processor filters on the new image's status, so the stream carries new images.
             stream=dynamodb.StreamViewType.NEW_IMAGE,
@@ -47,11 +51,12 @@ class EventStoreTable(Construct):
 
 
 class DomainTable(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: SpillwayConfig) -> None:
         super().__init__(scope, construct_id)
         self.table = _encrypted_table(
             self,
             "Table",
+            config,
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
             # Only effect markers carry it: they must outlive redeliveries, not the domain data.

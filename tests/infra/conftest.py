@@ -12,6 +12,9 @@ import pytest
 import infra  # noqa: F401  (silences jsii's Node version banner before aws_cdk loads)
 from spillway_cli.deploy import synthesize as spillway_synthesize
 
+PRODUCTION = "production"
+STAGING = "staging"
+
 
 @dataclass(frozen=True)
 class Synthesized:
@@ -28,21 +31,28 @@ class Synthesized:
         return dict(json.loads((self.outdir / "validation-report.json").read_text()))
 
 
-def synthesize(target: str, outdir: Path) -> Synthesized:
+def synthesize(target: str, outdir: Path, stage: str | None = None) -> Synthesized:
     # The same synth as the local run; cdk-nag runs as a validation plugin, so it raises if any
     # finding is not acknowledged.
-    assembly = spillway_synthesize(target, outdir)
+    assembly = spillway_synthesize(target, outdir, stage)
     return Synthesized(outdir, assembly.stack_name, dict(json.loads(assembly.template_path.read_text())))
 
 
+# The assertions hold the production stage, the one that matters most; staging is checked for what
+# it changes (and is what a bare `cdk synth` produces).
 @pytest.fixture(scope="session")
 def aws_stack(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize("aws", tmp_path_factory.mktemp("cdk-aws"))
+    return synthesize("aws", tmp_path_factory.mktemp("cdk-aws"), PRODUCTION)
 
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize("local", tmp_path_factory.mktemp("cdk-local"))
+    return synthesize("local", tmp_path_factory.mktemp("cdk-local"), PRODUCTION)
+
+
+@pytest.fixture(scope="session")
+def staging_stack(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize("aws", tmp_path_factory.mktemp("cdk-staging"), STAGING)
 
 
 @pytest.fixture(scope="session")

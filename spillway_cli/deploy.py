@@ -26,7 +26,7 @@ BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION = "30"
 # What the CDK CLI adds to the context of every synth (cdk.json's versionReporting is off), so that
 # the in-process synthesis writes the very template `npx cdk synth` writes.
-CDK_CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True}
+CDK_CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 
 @dataclass(frozen=True)

@@ -129,13 +129,14 @@ def test_staging_is_its_own_stack_with_its_own_settings(aws_stack: Synthesized, 
 
 def test_no_resource_has_a_fixed_physical_name_so_stages_deploy_side_by_side(aws_stack: Synthesized) -> None:
     name_properties = {"TableName", "QueueName", "TopicName", "FunctionName", "Name", "RoleName", "DashboardName"}
+    # A literal name would collide between stages; a reference ({"Ref": …}) names another resource.
     named = {
-        logical_id: sorted(name_properties & set(resource.get("Properties", {})))
-        for logical_id, resource in aws_stack.template_dict["Resources"].items()
-        if name_properties & set(resource.get("Properties", {}))
-        and resource["Type"] not in {"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage"}
+        (resource["Type"], name)
+        for resource in aws_stack.template_dict["Resources"].values()
+        for name, value in resource.get("Properties", {}).items()
+        if name in name_properties and isinstance(value, str)
     }
-    assert named == {}
+    assert named == {("AWS::ApiGatewayV2::Api", "Name")}  # API names need not be unique
 
 
 @pytest.mark.parametrize("stage", [PRODUCTION, STAGING])

@@ -23,8 +23,8 @@ def cdk_context() -> dict[str, Any]:
 
 TOKEN_PARAMETER = "IngestTokenSha256s"
 STAGE_SETTING = "stage"
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)  # the values CloudWatch Logs and the CDK offer
 STAGES_SETTING = "stages"
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)  # the values CloudWatch Logs and the CDK offer
 
 
 def stage_names(context: dict[str, Any] | None = None) -> list[str]:

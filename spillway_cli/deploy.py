@@ -90,8 +90,11 @@ def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> None:
             s3.put_object(Bucket=bucket, Key=_substitute(destination["objectKey"], account, target.region), Body=body)
 
 
-def deploy(target: Target, assembly: CloudAssembly, token_sha256s: list[str], timeout_s: float = 300) -> dict[str, str]:
-    """Creates (or updates) the stack from the synthesized template; returns its outputs."""
+def deploy(target: Target, assembly: CloudAssembly, token_bindings: str, timeout_s: float = 300) -> dict[str, str]:
+    """Creates (or updates) the stack from the synthesized template; returns its outputs.
+
+    ``token_bindings`` is the IngestTokenBindings parameter (``spillway_cli.tokens.bindings_json``).
+    """
     bootstrap_and_publish(target, assembly)
     cloudformation = target.client("cloudformation")
     template = assembly.template_path.read_text()
@@ -100,7 +103,7 @@ def deploy(target: Target, assembly: CloudAssembly, token_sha256s: list[str], ti
     request: dict[str, Any] = {
         "StackName": target.stack_name,
         "TemplateBody": template,
-        "Parameters": [{"ParameterKey": names.TOKEN_PARAMETER, "ParameterValue": ",".join(token_sha256s)}],
+        "Parameters": [{"ParameterKey": names.TOKEN_PARAMETER, "ParameterValue": token_bindings}],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     }
     existing = _stack_status(cloudformation, target.stack_name)

@@ -9,8 +9,12 @@ from botocore.stub import Stubber
 
 import ingest.handler
 from spillway_core.event_store import decode_raw_body
+from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
+from tests.support.keys import key_of
 from tests.support.lambda_events import FakeContext, api_request
+
+KEY = key_of(load_fixture("email_sent.json"))
 
 
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -23,7 +27,7 @@ def test_accepted_event_is_one_conditional_put(aws: Aws, email_sent: dict[str, A
 
     assert (status, body["status"]) == (200, "accepted")
     assert aws.counter.calls == {"PutItem": 1}
-    item = aws.event_item("emailbison:EMAIL_SENT:884512")
+    item = aws.event_item(KEY)
     assert item is not None
     assert item["status"]["S"] == "PENDING"
     assert item["attempts"]["N"] == "0"
@@ -37,14 +41,14 @@ def test_accepted_event_is_one_conditional_put(aws: Aws, email_sent: dict[str, A
 
 def test_duplicate_makes_no_second_write(aws: Aws, email_sent: dict[str, Any]) -> None:
     invoke(api_request(email_sent, token=TOKEN))
-    first = aws.event_item("emailbison:EMAIL_SENT:884512")
+    first = aws.event_item(KEY)
     aws.counter.reset()
 
     status, body, _ = invoke(api_request(email_sent, token=TOKEN))
 
-    assert (status, body) == (200, {"status": "duplicate", "id": "emailbison:EMAIL_SENT:884512"})
+    assert (status, body) == (200, {"status": "duplicate", "id": KEY})
     assert aws.counter.calls == {"PutItem": 1}  # the conditional put, which wrote nothing
-    assert aws.event_item("emailbison:EMAIL_SENT:884512") == first
+    assert aws.event_item(KEY) == first
 
 
 def test_unauthenticated_request_makes_no_aws_call(aws: Aws, email_sent: dict[str, Any]) -> None:
@@ -55,7 +59,8 @@ def test_unauthenticated_request_makes_no_aws_call(aws: Aws, email_sent: dict[st
 
 
 def test_invalid_payload_makes_no_aws_call_and_stores_nothing(aws: Aws) -> None:
-    status, body, _ = invoke(api_request({"event": {"type": "EMAIL_SENT"}, "data": {}}, token=TOKEN))
+    payload = {"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {}}
+    status, body, _ = invoke(api_request(payload, token=TOKEN))
 
     assert (status, body["error"]) == (422, "missing_dedupe_id")
     assert aws.counter.total == 0
@@ -80,7 +85,7 @@ def test_throttled_put_is_503_with_retry_after(aws: Aws, email_sent: dict[str, A
 
     assert status == 503
     assert headers["retry-after"] == "5"
-    assert aws.event_item("emailbison:EMAIL_SENT:884512") is None
+    assert aws.event_item(KEY) is None
 
 
 def test_header_token_and_base64_body(aws: Aws, email_sent: dict[str, Any]) -> None:
@@ -108,6 +113,6 @@ def test_a_256_kib_html_body_is_stored_compressed_under_the_item_limit(aws: Aws,
     status, response, _ = invoke(event)
 
     assert (status, response["status"]) == (200, "accepted")
-    item = aws.event_item("emailbison:EMAIL_SENT:884512")
+    item = aws.event_item(KEY)
     assert item is not None
     assert "rawZlib" in item and "raw" not in item

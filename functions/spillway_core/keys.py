@@ -142,3 +142,12 @@ def campaign_pk(tenant: Tenant, campaign_id: str) -> str:
 
 def effect_marker_pk(dedupe_key: str) -> str:
     return f"EFFECT#{dedupe_key}"
+
+
+_VALID_KEY = re.compile(r"[A-Za-z0-9%._~:-]+")
+
+
+def is_valid_key(key: str) -> bool:
+    """Whether ``key`` could be a dedupe key: only the encoded alphabet and separators, bounded.
+    Alerts build shell commands only from keys that pass this."""
+    return len(key) <= MAX_KEY_BYTES and _VALID_KEY.fullmatch(key) is not None

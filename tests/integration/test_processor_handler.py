@@ -226,11 +226,12 @@ def test_failed_event_reaches_slack_as_one_message(aws: Aws, email_sent: dict[st
     with SlackStandIn() as slack:
         secret_arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString=slack.url)["ARN"]
         monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", secret_arn)
-        notifier.handler._webhook_url.cache_clear()
-        result = notifier.handler.lambda_handler({"Records": [{"body": alert_body}]}, FakeContext())
+        notifier.handler._secrets.cache_clear()
+        record = {"messageId": "m-1", "body": alert_body}
+        result = notifier.handler.lambda_handler({"Records": [record]}, FakeContext())
         [message] = slack.wait_for_messages(1, timeout_s=5)
 
-    assert result == {"sent": 1, "alerts": 1}
+    assert result == {"batchItemFailures": []}
     assert key in json.dumps(message)
     assert "jane" not in json.dumps(message).lower()
-    notifier.handler._webhook_url.cache_clear()
+    notifier.handler._secrets.cache_clear()

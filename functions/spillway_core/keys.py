@@ -67,7 +67,9 @@ def instance_host(instance_url: str | None) -> str:
         raise KeyComponentRejected("event.instance_url must be an ASCII URL")
     try:
         parts = urlsplit(text if "://" in text else f"https://{text}")
-        host = (parts.hostname or "") + (f":{parts.port}" if parts.port is not None else "")
+        default_port = {"https": 443, "http": 80}.get(parts.scheme.lower())
+        port = f":{parts.port}" if parts.port is not None and parts.port != default_port else ""
+        host = (parts.hostname or "") + port
     except ValueError as exc:
         raise KeyComponentRejected("event.instance_url is not a URL") from exc
     if len(host) > MAX_HOST_CHARS or not _HOST.fullmatch(host):

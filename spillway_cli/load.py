@@ -304,7 +304,10 @@ def send_burst(
 def domain_leads(dynamodb: Any, table: str, leads: list[int], workspace: int) -> dict[int, dict[str, Any]]:
     found = {}
     for lead in leads:
-        key = {"pk": {"S": lead_pk(Tenant("emailbison", NO_INSTANCE, str(workspace)), _lead(lead, workspace)["email"])}, "sk": {"S": "LEAD"}}
+        key = {
+            "pk": {"S": lead_pk(Tenant("emailbison", NO_INSTANCE, str(workspace)), _lead(lead, workspace)["email"])},
+            "sk": {"S": "LEAD"},
+        }
         item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item") or {}
         found[lead] = {
             "outboundCount": int(item.get("outboundCount", {"N": "0"})["N"]),

@@ -124,8 +124,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return document
 
 
-def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: EventStore, now_ms: int) -> IngestOutcome:
-    binding = authenticate(request, settings.token_bindings)
+def _check_request(
+    request: WebhookRequest, binding: TokenBinding | None, settings: IngestSettings
+) -> IngestOutcome | None:
+    """The answers that need no look at the body (the token's first, before anything else)."""
     if binding is None:
         return IngestOutcome(error(401, "unauthorized", "missing or invalid token"), "rejected")
     if request.provider not in SUPPORTED_PROVIDERS:
@@ -141,6 +143,15 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: Eve
         return IngestOutcome(error(415, "unsupported_media_type", "content-encoding is not supported"), "rejected")
     if request.body_error:
         return IngestOutcome(error(400, request.body_error, "body is not valid base64"), "rejected")
+    return None
+
+
+def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: EventStore, now_ms: int) -> IngestOutcome:
+    binding = authenticate(request, settings.token_bindings)
+    refused = _check_request(request, binding, settings)
+    if refused is not None:
+        return refused
+    assert binding is not None  # refused above when missing
     try:
         document = parse_body(request.body)
         event_type = event_type_of(document)

@@ -30,7 +30,7 @@ FALLBACK_TEXT_CHARS = 3000
 _SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # the local run's Slack stand-in
 _MENTION = re.compile(r"@(?=\w)")
-_PLAIN_LOOKALIKES = str.maketrans({"<": "‹", ">": "›", "&": "＆"})
+_PLAIN_LOOKALIKES = str.maketrans({"<": "\u2039", ">": "\u203a", "&": "\uff06"})  # look-alikes
 
 
 @dataclass(frozen=True)

@@ -231,7 +231,9 @@ def _rejected(exc: ValidationError) -> PayloadRejected:
     # Only the field locations and our own rules go back to the caller: never the values (they
     # carry lead data; pydantic's own messages can quote them, ours never do).
     fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
-    rules = sorted({str(err["ctx"]["error"]) for err in exc.errors() if isinstance(err.get("ctx", {}).get("error"), ValueError)})
+    rules = sorted(
+        {str(err["ctx"]["error"]) for err in exc.errors() if isinstance(err.get("ctx", {}).get("error"), ValueError)}
+    )
     message = f"invalid fields: {', '.join(fields)}" + (f" ({'; '.join(rules)})" if rules else "")
     return PayloadRejected(422, "invalid_payload", message)
 

@@ -27,8 +27,10 @@ def _source_conditions_hold(statement: dict[str, Any]) -> bool:
 
 def _allows(statement: dict[str, Any], action: str) -> bool:
     actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-    return statement["Effect"] == "Allow" and statement.get("Principal") == CLOUDWATCH and any(
-        a == action or (a.endswith("*") and action.startswith(a[:-1])) for a in actions
+    return (
+        statement["Effect"] == "Allow"
+        and statement.get("Principal") == CLOUDWATCH
+        and any(a == action or (a.endswith("*") and action.startswith(a[:-1])) for a in actions)
     )
 
 

@@ -25,10 +25,10 @@ import ingest.handler
 from processor.logic import process_event
 from tests.conftest import load_fixture
 from tests.support.capture import function_output
-from tests.support.hostile import FIXTURES, SECRETS, SENSITIVE, TOKEN, Case, corpus, doc, ingest_environment
+from tests.support.hostile import FIXTURES, SECRETS, SENSITIVE, TOKEN, corpus, doc, ingest_environment
 from tests.support.lambda_events import FakeContext
 from tests.support.pipeline import CapturedAlerts, processor_deps
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables
+from tests.support.tables import EVENTS_TABLE_NAME, create_tables
 
 MIN_CORPUS = 300
 

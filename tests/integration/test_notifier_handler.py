@@ -62,9 +62,7 @@ def test_alerts_wait_while_unconfigured_and_are_delivered_once_configured(secret
 
 
 @pytest.mark.parametrize("status", [400, 404, 500])
-def test_a_slack_that_refuses_leaves_the_alerts_queued_and_the_url_out_of_logs(
-    secret: Secret, status: int
-) -> None:
+def test_a_slack_that_refuses_leaves_the_alerts_queued_and_the_url_out_of_logs(secret: Secret, status: int) -> None:
     output: list[str] = []
     with SlackStandIn(answer_status=status) as slack:
         secret.set(slack.url)

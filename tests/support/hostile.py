@@ -137,7 +137,9 @@ def _encoding_cases() -> Iterator[Case]:
     yield Case("gzip-declared", raw(gzip.compress(body, mtime=0), headers={"content-encoding": "gzip"}), 415)
     yield Case("gzip-undeclared", raw(gzip.compress(body, mtime=0)), 400)
     yield Case("deflate-declared", raw(body, headers={"content-encoding": "deflate"}), 415)
-    yield Case("identity-declared", raw(json.dumps(sent(710014)).encode(), headers={"content-encoding": "identity"}), 200)
+    yield Case(
+        "identity-declared", raw(json.dumps(sent(710014)).encode(), headers={"content-encoding": "identity"}), 200
+    )
     yield Case("base64-flag-with-json", raw(json.dumps(sent(710015)).encode()), 200)
     not_b64 = api_request(sent(710016), token=TOKEN)
     not_b64["isBase64Encoded"] = True
@@ -190,7 +192,11 @@ def _shape_cases() -> Iterator[Case]:
         yield Case(f"top-level-{label}", raw(body), 400 if label != "empty-object" else 422)
     for literal in ("NaN", "Infinity", "-Infinity"):
         yield Case(f"{literal}-in-an-id", raw(json.dumps(sent(1)).replace(": 1,", f": {literal},", 1).encode()), 400)
-        yield Case(f"{literal}-in-an-extra-field", raw(json.dumps(sent(720200)).encode()[:-1] + f',"x":{literal}}}'.encode()), 400)
+        yield Case(
+            f"{literal}-in-an-extra-field",
+            raw(json.dumps(sent(720200)).encode()[:-1] + f',"x":{literal}}}'.encode()),
+            400,
+        )
     for label, value, expect in [
         ("int-20-digits", 10**19, 200),
         ("int-21-digits", 10**20, 422),
@@ -229,11 +235,25 @@ def _shape_cases() -> Iterator[Case]:
 
 def _duplicate_key_cases() -> Iterator[Case]:
     payload = json.dumps(sent(730001))
-    yield Case("duplicate-id-last-wins", raw(payload.replace('"id": 730001', '"id": 730001, "id": 730002').encode()), 200)
+    yield Case(
+        "duplicate-id-last-wins", raw(payload.replace('"id": 730001', '"id": 730001, "id": 730002').encode()), 200
+    )
     yield Case("duplicate-id-as-second", doc(sent(730002)), 200, same_key_as="duplicate-id-last-wins")
-    yield Case("duplicate-type", raw(payload.replace('"type": "EMAIL_SENT"', '"type": "X", "type": "EMAIL_SENT"').encode()), 200)
-    yield Case("duplicate-workspace", raw(payload.replace('"workspace_id": 12', '"workspace_id": 12, "workspace_id": 13').encode()), 403)
-    yield Case("duplicate-event-member", raw(payload.replace('{"event": ', '{"event": {"type": "X"}, "event": ', 1).encode()), 200)
+    yield Case(
+        "duplicate-type",
+        raw(payload.replace('"type": "EMAIL_SENT"', '"type": "X", "type": "EMAIL_SENT"').encode()),
+        200,
+    )
+    yield Case(
+        "duplicate-workspace",
+        raw(payload.replace('"workspace_id": 12', '"workspace_id": 12, "workspace_id": 13').encode()),
+        403,
+    )
+    yield Case(
+        "duplicate-event-member",
+        raw(payload.replace('{"event": ', '{"event": {"type": "X"}, "event": ', 1).encode()),
+        200,
+    )
     yield Case("duplicate-data-null-last", raw(payload[:-1].encode() + b', "data": null}'), 422)
 
 
@@ -282,7 +302,7 @@ def _id_cases() -> Iterator[Case]:
         ("link", "<https://evil.example|x>"),
         ("at", "jane@prospect.example"),
         ("emoji", "😀"),
-        ("fullwidth-digits", "１２"),
+        ("fullwidth-digits", "\uff11\uff12"),
         ("ligature", "ﬁ"),
     ]:
         yield Case(f"id-{label}", doc(sent(value)), 200)
@@ -300,8 +320,7 @@ def _id_cases() -> Iterator[Case]:
         ("line-separator", "1\u20282"),
         ("only-spaces", "   "),
     ]:
-        expect = 422 if label != "only-spaces" else 422
-        yield Case(f"id-{label}", doc(sent(value)), expect)
+        yield Case(f"id-{label}", doc(sent(value)), 422)
     yield Case("id-nfc", doc(sent("caf\u00e9")), 200)
     yield Case("id-nfd", doc(sent("cafe\u0301")), 200, same_key_as="id-nfc")
     yield Case("id-colon-vs-encoded", doc(sent("1%3A2")), 200, other_key_than="id-colon")
@@ -319,7 +338,9 @@ def _id_cases() -> Iterator[Case]:
     # Separators inside components cannot move a boundary: (workspace "a:b", id "c") is not
     # (workspace "a", id "b:c"), nor workspace "a%3Ab".
     yield Case("alias-workspace-with-colon", doc(sent("c", workspace_id="a:b")), 200)
-    yield Case("alias-id-with-colon", doc(sent("b:c", workspace_id="a")), 200, other_key_than="alias-workspace-with-colon")
+    yield Case(
+        "alias-id-with-colon", doc(sent("b:c", workspace_id="a")), 200, other_key_than="alias-workspace-with-colon"
+    )
     yield Case("alias-encoded-workspace", doc(sent("c", workspace_id="a%3Ab")), 200,
                other_key_than="alias-workspace-with-colon")  # fmt: skip
     yield Case("workspace-with-hash", doc(sent(730300, workspace_id="ws#1")), 200)
@@ -333,7 +354,7 @@ def _id_cases() -> Iterator[Case]:
         ("padded", "  EMAIL_SENT ", 200),
         ("with-colon", "EMAIL:SENT", 422),
         ("with-space", "EMAIL SENT", 422),
-        ("unicode", "ЕMAIL_SENT", 422),  # a Cyrillic E
+        ("unicode", "\u0415MAIL_SENT", 422),  # a Cyrillic E
         ("mention", "<!channel>", 422),
     ]:
         yield Case(f"event-type-{label}", doc(sent(730600, type=value)), expect)
@@ -363,10 +384,12 @@ def _binding_cases() -> Iterator[Case]:
     yield Case("workspace-as-number", doc(sent(740002, workspace_id=12)), 200, same_key_as="workspace-as-text")
     yield Case("workspace-leading-zero", doc(sent(740003, workspace_id="012")), 403)
     yield Case("workspace-float", doc(sent(740004, workspace_id=12.0)), 422)
-    yield Case("workspace-fullwidth", doc(sent(740005, workspace_id="１２")), 403)
+    yield Case("workspace-fullwidth", doc(sent(740005, workspace_id="\uff11\uff12")), 403)
     yield Case("workspace-bound-elsewhere", doc(sent(740006, workspace_id="13")), 403)
     yield Case("pinned-right-instance", doc(sent(740007), token=PINNED_TOKEN), 200)
-    yield Case("pinned-other-instance", doc(sent(740008, instance_url="https://other.example"), token=PINNED_TOKEN), 403)
+    yield Case(
+        "pinned-other-instance", doc(sent(740008, instance_url="https://other.example"), token=PINNED_TOKEN), 403
+    )
     yield Case("pinned-no-instance", doc(sent(740009, instance_url=None), token=PINNED_TOKEN), 403)
     yield Case("pinned-lookalike-instance", doc(sent(740010, instance_url=f"https://{INSTANCE}.evil.example"),
                                                 token=PINNED_TOKEN), 403)  # fmt: skip
@@ -417,7 +440,11 @@ def _token_cases() -> Iterator[Case]:
     upper = with_tokens(None, None)
     upper["headers"]["X-SPILLWAY-TOKEN"] = TOKEN
     yield Case("token-header-upper-name", upper, 200)
-    yield Case("token-pinned-on-other-provider", with_tokens(PINNED_TOKEN, None) | {"pathParameters": {"provider": "inboxxia"}}, 403)
+    yield Case(
+        "token-pinned-on-other-provider",
+        with_tokens(PINNED_TOKEN, None) | {"pathParameters": {"provider": "inboxxia"}},
+        403,
+    )
     unauthenticated_garbage = raw(b"[" * 5000, token="wrong", content_type="text/plain")
     yield Case("token-wrong-before-everything", unauthenticated_garbage, 401)
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from ingest.logic import ingest_webhook
 from processor.logic import ProcessorDeps, process_event
+from spillway_cli.tokens import binding, bindings_json
 from spillway_core.alerts import FailureAlert
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
 from spillway_core.http import WebhookRequest
 from spillway_core.settings import IngestSettings, ProcessorSettings
-from spillway_cli.tokens import binding, bindings_json
 from tests.support.scenario import WORKSPACE
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME
 

@@ -190,14 +190,30 @@ def test_authentication_comes_before_every_other_check() -> None:
         (request({"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {}}), 422, "missing_dedupe_id"),
         (request({"event": {"type": "EMAIL_SENT", "workspace_id": "w" * 65}}), 422, "invalid_payload"),
         (request({"event": {"type": "T" * 65, "workspace_id": 12}}), 422, "invalid_event_type"),
-        (request({"event": {"type": "EMAIL_SENT", "workspace_id": 12, "instance_url": "https://a b"}}), 422,
-         "invalid_instance"),
-        (request({"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": True}}}),
-         422, "invalid_payload"),
-        (request({"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": "a:b c"}}}),
-         422, "invalid_payload"),
-        (request({"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": "1" * 65}}}),
-         422, "invalid_payload"),
+        (
+            request({"event": {"type": "EMAIL_SENT", "workspace_id": 12, "instance_url": "https://a b"}}),
+            422,
+            "invalid_instance",
+        ),
+        (
+            request({"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": True}}}),
+            422,
+            "invalid_payload",
+        ),
+        (
+            request(
+                {"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": "a:b c"}}}
+            ),
+            422,
+            "invalid_payload",
+        ),
+        (
+            request(
+                {"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": "1" * 65}}}
+            ),
+            422,
+            "invalid_payload",
+        ),
     ],
 )
 def test_bad_input_gets_a_json_error_and_stores_nothing(req: WebhookRequest, status: int, code: str) -> None:

@@ -156,7 +156,11 @@ def test_interested_marking_is_a_different_event_from_the_reply() -> None:
     [
         ("manual_email_sent.json", ("reply",), None),
         ("lead_interested.json", ("reply",), "emailbison:send.example-outreach.com:12:LEAD_INTERESTED:lead-40211"),
-        ("email_bounced.json", ("scheduled_email",), "emailbison:send.example-outreach.com:12:EMAIL_BOUNCED:reply-5530300"),
+        (
+            "email_bounced.json",
+            ("scheduled_email",),
+            "emailbison:send.example-outreach.com:12:EMAIL_BOUNCED:reply-5530300",
+        ),
         ("lead_unsubscribed.json", ("lead", "id"), "emailbison:send.example-outreach.com:12:LEAD_UNSUBSCRIBED:email-"),
     ],
 )

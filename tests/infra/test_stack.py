@@ -176,7 +176,7 @@ def test_no_token_or_digest_is_in_the_template(aws_stack: Synthesized) -> None:
     text = _without_asset_hashes(aws_stack.template_dict)
 
     assert not re.search(r"[0-9a-f]{64}", text)
-    parameter = aws_stack.template_dict["Parameters"]["IngestTokenSha256s"]
+    parameter = aws_stack.template_dict["Parameters"]["IngestTokenBindings"]
     assert parameter["NoEcho"] is True
 
 
@@ -241,7 +241,7 @@ def test_cdk_cli_synthesizes_from_cdk_json(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr[-3000:]
     template = json.loads((tmp_path / "Spillway.template.json").read_text())
-    assert "IngestTokenSha256s" in template["Parameters"]
+    assert "IngestTokenBindings" in template["Parameters"]
 
 
 def alarm_by_name(template: Template, name: str) -> dict[str, Any]:
@@ -300,7 +300,13 @@ def test_slack_notifier_collects_bursts_from_the_alerts_topic(template: Template
     )
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
-        {"FunctionName": {"Ref": notifier_id}, "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 60},
+        {
+            "FunctionName": {"Ref": notifier_id},
+            "BatchSize": 1000,
+            "MaximumBatchingWindowInSeconds": 60,
+            # Unposted alerts are reported as failed, so they stay queued instead of being dropped.
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
     )
     template.has_resource_properties(
         "AWS::SQS::Queue",

@@ -80,7 +80,7 @@ def test_missing_table_is_503_not_200(aws: Aws, email_sent: dict[str, Any], monk
 def test_throttled_put_is_503_with_retry_after(aws: Aws, email_sent: dict[str, Any]) -> None:
     _, store = ingest.handler._dependencies()
     with Stubber(store._ddb) as stubber:
-        stubber.add_client_error("PutItem", service_error_code="ProvisionedThroughputExceededException")
+        stubber.add_client_error("put_item", service_error_code="ProvisionedThroughputExceededException")
         status, _, headers = invoke(api_request(email_sent, token=TOKEN))
 
     assert status == 503
@@ -116,3 +116,39 @@ def test_a_256_kib_html_body_is_stored_compressed_under_the_item_limit(aws: Aws,
     item = aws.event_item(KEY)
     assert item is not None
     assert "rawZlib" in item and "raw" not in item
+
+
+def test_a_permanent_store_error_is_a_4xx_logged_as_a_bug_signal(aws: Aws, email_sent: dict[str, Any]) -> None:
+    from tests.support.capture import function_output
+
+    _, store = ingest.handler._dependencies()
+    with Stubber(store._ddb) as stubber, function_output(ingest.handler.logger) as output:
+        stubber.add_client_error("put_item", service_error_code="ValidationException", http_status_code=400)
+        status, body, headers = invoke(api_request(email_sent, token=TOKEN))
+
+    assert (status, body["error"]) == (422, "not_storable")
+    assert "retry-after" not in headers
+    assert '"level":"ERROR"' in output.getvalue() and "refused a checked event" in output.getvalue()
+    assert "Webhook_store_rejected" in output.getvalue()
+
+
+def test_an_event_over_the_item_budget_is_413_and_a_large_one_drops_its_raw_body(
+    aws: Aws, email_sent: dict[str, Any], monkeypatch: Any
+) -> None:
+    import random
+
+    monkeypatch.setenv("MAX_BODY_BYTES", str(600 * 1024))
+    ingest.handler._dependencies.cache_clear()
+    noise = random.Random(3).randbytes(200_000).hex()  # 400 KB of hex: compresses to about half
+
+    email_sent["data"]["scheduled_email"]["email_subject"] = noise[:300_000]
+    status, body, _ = invoke(api_request(email_sent, token=TOKEN))
+    assert (status, body["status"]) == (200, "accepted"), body
+    item = aws.event_item(KEY)
+    assert item is not None and item.get("rawTrimmed") == {"BOOL": True} and "rawZlib" not in item
+
+    email_sent["data"]["scheduled_email"]["id"] = 884599
+    email_sent["data"]["scheduled_email"]["email_subject"] = noise  # the normalised event alone is over budget
+    status, body, _ = invoke(api_request(email_sent, token=TOKEN))
+    assert (status, body["error"]) == (413, "event_too_large")
+    assert aws.dynamodb.scan(TableName="spillway-events-test")["Count"] == 1

@@ -23,7 +23,7 @@ from spillway_cli.emulator import Emulator
 from spillway_cli.load import BurstReport, plan_burst, send_burst, verify_exactly_once
 from spillway_cli.status import pipeline_counts, wait_until_drained
 from spillway_cli.target import Target, stack_config
-from spillway_cli.tokens import new_token, token_digest
+from spillway_cli.tokens import binding, bindings_json, new_token, token_digest
 
 
 def raw_putitem_throughput(target: Target, requests: int, concurrency: int) -> float:
@@ -70,7 +70,7 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
     with Emulator(log_path=outdir / "emulator.log") as emulator:
         target = Target(stack_name=assembly.stack_name, endpoint_url=emulator.endpoint_url)
         token = new_token()
-        deploy(target, assembly, [token_digest(token)])
+        deploy(target, assembly, bindings_json({token_digest(token): binding("emailbison", [1, 2, 3])}))
         url = target.webhook_url("emailbison")
         # Warm up as many ingest workers as the burst will use (the emulator starts them lazily).
         send_burst(url, token, plan_burst(4 * concurrency, seed=1, workspace=1), concurrency, progress=False)

@@ -28,7 +28,7 @@ ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
     "EVENTS_TABLE": "events",
-    "INGEST_TOKEN_SHA256S": "a" * 64,
+    "INGEST_TOKEN_BINDINGS": '{"' + "a" * 64 + '": {"provider": "emailbison", "workspaces": ["12"]}}',
     "POWERTOOLS_SERVICE_NAME": "spillway-ingest",
 }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from spillway_cli.emulator import free_port
+from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json
 
 TOKEN = "bench-token"
 REPO = Path(__file__).resolve().parent.parent
@@ -62,7 +63,9 @@ def _measure(port: int, requests: int, rounds: int) -> dict[str, Any]:
         {
             "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{port}",
             "EVENTS_TABLE": "events",
-            "INGEST_TOKEN_SHA256S": hashlib.sha256(TOKEN.encode()).hexdigest(),
+            "INGEST_TOKEN_BINDINGS": bindings_json(
+                {hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", [SAMPLE_WORKSPACE])}
+            ),
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",

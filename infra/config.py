@@ -21,7 +21,7 @@ def cdk_context() -> dict[str, Any]:
     return dict(json.loads(CDK_JSON.read_text())["context"])
 
 
-TOKEN_PARAMETER = "IngestTokenSha256s"
+TOKEN_PARAMETER = "IngestTokenBindings"
 STAGE_SETTING = "stage"
 STAGES_SETTING = "stages"
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365)  # the values CloudWatch Logs and the CDK offer
@@ -118,7 +118,7 @@ class EnvVar:
     EVENTS_TABLE = "EVENTS_TABLE"
     DOMAIN_TABLE = "DOMAIN_TABLE"
     ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
-    INGEST_TOKEN_SHA256S = "INGEST_TOKEN_SHA256S"
+    INGEST_TOKEN_BINDINGS = "INGEST_TOKEN_BINDINGS"
     MAX_BODY_BYTES = "MAX_BODY_BYTES"
     MAX_ATTEMPTS = "MAX_ATTEMPTS"
     EVENT_RETENTION_DAYS = "EVENT_RETENTION_DAYS"

@@ -22,20 +22,23 @@ class SpillwayStack(Stack):
         self, scope: Construct, construct_id: str, *, config: SpillwayConfig, asset_dir: str, **kwargs: object
     ):
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        token_sha256s = CfnParameter(
+        token_bindings = CfnParameter(
             self,
             names.TOKEN_PARAMETER,
             type="String",
             no_echo=True,
-            allowed_pattern="^[0-9a-f]{64}(,[0-9a-f]{64})*$",
-            description="Comma-separated SHA-256 digests of the accepted webhook tokens (`spillway token new`).",
+            allowed_pattern="^[{].*[}]$",
+            description=(
+                'JSON: {"<token sha256>": {"provider": "emailbison", "workspaces": ["12"], "instances": '
+                '["send.example.com"]}}; one entry per accepted token (`spillway token new`, docs/operations.md).'
+            ),
         )
         code = lambda_.Code.from_asset(asset_dir)
         events = EventStoreTable(self, "Events", config=config)
         domain = DomainTable(self, "Domain", config=config)
         alerts = Alerts(self, "Alerts")
         ingest = IngestApi(
-            self, "Ingest", config=config, code=code, events=events, token_sha256s=token_sha256s.value_as_string
+            self, "Ingest", config=config, code=code, events=events, token_bindings=token_bindings.value_as_string
         )
         processing = Processing(
             self, "Processing", config=config, code=code, events=events, domain=domain, alerts=alerts

@@ -110,8 +110,11 @@ def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> str:
     return template_url
 
 
-def deploy(target: Target, assembly: CloudAssembly, token_sha256s: list[str], timeout_s: float = 300) -> dict[str, str]:
-    """Creates (or updates) the stack from the synthesized template; returns its outputs."""
+def deploy(target: Target, assembly: CloudAssembly, token_bindings: str, timeout_s: float = 300) -> dict[str, str]:
+    """Creates (or updates) the stack from the synthesized template; returns its outputs.
+
+    ``token_bindings`` is the IngestTokenBindings parameter (``spillway_cli.tokens.bindings_json``).
+    """
     # As the CDK CLI does, the template travels through the asset bucket: an inline TemplateBody is
     # limited to 51,200 bytes, which the stack's template outgrows with the CLI's path metadata.
     template_url = bootstrap_and_publish(target, assembly)
@@ -119,7 +122,7 @@ def deploy(target: Target, assembly: CloudAssembly, token_sha256s: list[str], ti
     request: dict[str, Any] = {
         "StackName": target.stack_name,
         "TemplateURL": template_url,
-        "Parameters": [{"ParameterKey": names.TOKEN_PARAMETER, "ParameterValue": ",".join(token_sha256s)}],
+        "Parameters": [{"ParameterKey": names.TOKEN_PARAMETER, "ParameterValue": token_bindings}],
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     }
     existing = _stack_status(cloudformation, target.stack_name)

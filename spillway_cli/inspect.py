@@ -13,8 +13,21 @@ from spillway_cli.target import Target, stack_config
 from spillway_core.event_store import EventStore, decode_raw_body
 from spillway_core.status import EventAttr as A
 
+# Normalised fields that identify a person or carry message content: redacted unless --show-pii.
+PII_FIELDS = frozenset({
+    "lead_email", "lead_first_name", "lead_last_name", "sender_email", "sender_name",
+    "reply_from_email", "subject", "reply_subject",
+})  # fmt: skip
+REDACTED = "<redacted: --show-pii>"
 
-def inspect_event(target: Target, dedupe_key: str, show_raw: bool = False) -> dict[str, Any] | None:
+
+def redact(normalised: dict[str, Any]) -> dict[str, Any]:
+    return {k: (REDACTED if k in PII_FIELDS and v not in (None, "") else v) for k, v in normalised.items()}
+
+
+def inspect_event(
+    target: Target, dedupe_key: str, show_raw: bool = False, show_pii: bool = False
+) -> dict[str, Any] | None:
     response = target.client("dynamodb").get_item(
         TableName=target.events_table, Key={A.PK: {"S": dedupe_key}}, ConsistentRead=True
     )
@@ -24,10 +37,12 @@ def inspect_event(target: Target, dedupe_key: str, show_raw: bool = False) -> di
     raw = decode_raw_body(item)
     deserializer = TypeDeserializer()
     view = {k: deserializer.deserialize(v) for k, v in item.items() if k not in {A.RAW, A.RAW_ZLIB}}
-    view[A.NORMALISED] = json.loads(view[A.NORMALISED])
+    normalised = json.loads(view[A.NORMALISED])
+    view[A.NORMALISED] = normalised if show_pii else redact(normalised)
     view["rawBytes"] = len(raw) if raw is not None else None
     if show_raw and raw is not None:
-        view["raw"] = json.loads(raw)
+        # The raw payload is the provider's whole message (bodies, addresses): only on request.
+        view["raw"] = json.loads(raw) if show_pii else REDACTED
     return view
 
 

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from spillway_core.domain import lead_pk
+from spillway_core.keys import NO_INSTANCE, Tenant, lead_pk
 
 TYPE_WEIGHTS = {
     "EMAIL_SENT": 55,
@@ -304,7 +304,10 @@ def send_burst(
 def domain_leads(dynamodb: Any, table: str, leads: list[int], workspace: int) -> dict[int, dict[str, Any]]:
     found = {}
     for lead in leads:
-        key = {"pk": {"S": lead_pk(str(workspace), _lead(lead, workspace)["email"])}, "sk": {"S": "LEAD"}}
+        key = {
+            "pk": {"S": lead_pk(Tenant("emailbison", NO_INSTANCE, str(workspace)), _lead(lead, workspace)["email"])},
+            "sk": {"S": "LEAD"},
+        }
         item = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item") or {}
         found[lead] = {
             "outboundCount": int(item.get("outboundCount", {"N": "0"})["N"]),

@@ -6,9 +6,10 @@ import time
 
 from spillway_cli.deploy import deploy, synthesize
 from spillway_cli.emulator import Emulator
+from spillway_cli.load import WORKSPACE as LOAD_WORKSPACE
 from spillway_cli.status import pipeline_counts
 from spillway_cli.target import Target
-from spillway_cli.tokens import new_token, token_digest
+from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json, new_token, token_digest
 
 SAMPLE_PAYLOAD = "tests/fixtures/emailbison/email_sent.json"
 
@@ -21,14 +22,17 @@ def run_local(port: int, follow: bool, interval: float, stage: str | None = None
         print(f"emulator up at {emulator.endpoint_url} (log: {emulator.log_path}); deploying...", flush=True)
         target = Target(stack_name=assembly.stack_name, endpoint_url=emulator.endpoint_url)
         token = new_token()
-        deploy(target, assembly, [token_digest(token)])
+        # Bound to the sample payloads' workspace, like a production token is bound to its own.
+        workspaces = [SAMPLE_WORKSPACE, str(LOAD_WORKSPACE)]  # the sample payloads' and `spillway load`'s
+        deploy(target, assembly, bindings_json({token_digest(token): binding("emailbison", workspaces)}))
         url = f"{target.webhook_url('emailbison')}?token={token}"
         print(f"\nSpillway is up in {time.monotonic() - started:.0f}s.\n")
         print(f"  webhook URL: {url}")
         endpoint = f"--endpoint-url {emulator.endpoint_url} --stack-name {assembly.stack_name}"
         print(f"  try it:      curl -s -H 'content-type: application/json' --data @{SAMPLE_PAYLOAD} '{url}'")
         print(f"  status:      .venv/bin/spillway status {endpoint}")
-        print(f"  inspect:     .venv/bin/spillway inspect emailbison:EMAIL_SENT:<scheduled email id> {endpoint}")
+        sample_key = "emailbison:send.example-outreach.com:12:EMAIL_SENT:<scheduled email id>"
+        print(f"  inspect:     .venv/bin/spillway inspect '{sample_key}' {endpoint}")
         print("\nlive counts (Ctrl-C to stop):", flush=True)
         if not follow:
             return 0

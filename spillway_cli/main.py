@@ -24,13 +24,15 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 def cmd_token_new(args: argparse.Namespace) -> int:
-    from spillway_cli.tokens import new_token, token_digest
+    from spillway_cli.tokens import binding, bindings_json, new_token, token_digest
 
     token = new_token()
-    print(f"token:  {token}")
-    print(f"sha256: {token_digest(token)}")
+    entry = bindings_json({token_digest(token): binding(args.provider, args.workspace, args.instance)})
+    print(f"token:   {token}")
+    print(f"sha256:  {token_digest(token)}")
+    print(f"binding: {entry}")
     print("Give the token to the provider (webhook URL ?token=... or X-Spillway-Token header).")
-    print("Deploy the digest: cdk deploy --parameters IngestTokenSha256s=<digest>[,<old digest during rotation>]")
+    print("Add the binding's entry to the IngestTokenBindings JSON and deploy (docs/operations.md).")
     return 0
 
 
@@ -49,7 +51,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from spillway_cli.inspect import inspect_event
 
-    item = inspect_event(_target(args), args.dedupe_key, show_raw=args.raw)
+    item = inspect_event(_target(args), args.dedupe_key, show_raw=args.raw, show_pii=args.show_pii)
     if item is None:
         print(f"no event {args.dedupe_key!r}", file=sys.stderr)
         return 1
@@ -124,7 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="webhook tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
-    token_sub.add_parser("new", help="create a token and print its digest").set_defaults(func=cmd_token_new)
+    new = token_sub.add_parser("new", help="create a token and print its digest and binding")
+    new.add_argument("--provider", choices=["emailbison", "inboxxia"], default="emailbison")
+    new.add_argument("--workspace", action="append", required=True, help="a workspace id it may write (repeat)")
+    new.add_argument("--instance", action="append", default=[], help="an instance host it may write (repeat)")
+    new.set_defaults(func=cmd_token_new)
 
     status = with_target(sub.add_parser("status", help="events by state, duplicates"))
     status.add_argument("--watch", action="store_true")
@@ -133,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = with_target(sub.add_parser("inspect", help="show one stored event"))
     inspect.add_argument("dedupe_key")
-    inspect.add_argument("--raw", action="store_true", help="include the raw payload (contains lead data)")
+    inspect.add_argument("--raw", action="store_true", help="include the raw payload (its size unless --show-pii)")
+    inspect.add_argument(
+        "--show-pii", action="store_true", help="show lead addresses, names, subjects and bodies (redacted by default)"
+    )
     inspect.set_defaults(func=cmd_inspect)
 
     load = with_target(sub.add_parser("load", help="send a burst of real-shaped webhooks, then verify effects"))

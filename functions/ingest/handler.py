@@ -36,8 +36,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(result.dedupe_key)
     metrics.add_metric(name=f"Webhook_{result.outcome}", unit=MetricUnit.Count, value=1)
     # Only the outcome, status and key: never the token, the body or the lead's address.
-    logger.info(
-        f"{result.outcome} webhook",
-        extra={"outcome": result.outcome, "status": result.response.status, "provider": request.provider},
-    )
+    details = {"outcome": result.outcome, "status": result.response.status, "provider": request.provider}
+    if result.outcome == "store_rejected":
+        # The checks before the write should make this impossible: a bug signal, not a client error.
+        logger.error("the events table refused a checked event", extra=details)
+    else:
+        logger.info(f"{result.outcome} webhook", extra=details)
     return result.response.to_api_gateway()

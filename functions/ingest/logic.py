@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spillway_core.errors import DuplicateEvent, StoreUnavailable
+from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, StoreUnavailable
 from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
 from spillway_core.payloads import (
@@ -21,27 +22,43 @@ from spillway_core.payloads import (
     ignored_key,
     normalise,
     parse_payload,
+    tenant_of,
 )
 from spillway_core.status import EventStatus
 
 if TYPE_CHECKING:
-    from spillway_core.settings import IngestSettings
+    from spillway_core.keys import Tenant
+    from spillway_core.settings import IngestSettings, TokenBinding
 
 TOKEN_HEADER = "x-spillway-token"  # noqa: S105 - a header name, not a secret
 TOKEN_QUERY = "token"  # noqa: S105 - a parameter name, not a secret
+_LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
 class IngestOutcome:
     response: HttpResponse
-    outcome: str  # accepted | duplicate | rejected | unavailable: for logs and metrics
+    # accepted | duplicate | ignored | rejected | forbidden | unavailable | store_rejected
+    outcome: str
     dedupe_key: str | None = None
 
 
-def is_authorised(request: WebhookRequest, token_sha256s: tuple[str, ...]) -> bool:
+def authenticate(request: WebhookRequest, bindings: dict[str, TokenBinding]) -> TokenBinding | None:
+    """The binding of the presented token, or None. Every configured digest is compared, without an
+    early exit, in constant time each."""
     presented = request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY) or ""
-    digest = hashlib.sha256(presented.encode()).hexdigest()
-    # Compare against every configured digest, without an early exit, in constant time each.
+    digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
+    found: TokenBinding | None = None
+    for expected, binding in bindings.items():
+        if hmac.compare_digest(digest, expected):
+            found = binding
+    return found if presented else None
+
+
+def is_authorised(request: WebhookRequest, token_sha256s: tuple[str, ...]) -> bool:
+    """Whether the token is one of the digests, whatever it is bound to (the benchmarks' baseline)."""
+    presented = request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY) or ""
+    digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
     matched = False
     for expected in token_sha256s:
         matched |= hmac.compare_digest(digest, expected)
@@ -58,35 +75,112 @@ def sweep_shard(key: str, shards: int) -> str:
     return f"{zlib.crc32(key.encode()) % shards:03d}"
 
 
-def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: EventStore, now_ms: int) -> IngestOutcome:
-    if not is_authorised(request, settings.token_sha256s):
+class _BadBody(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The JSON object in a UTF-8 body (RFC 8259), or _BadBody: never a 5xx, whatever the bytes."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadBody("invalid_utf8", "body is not valid UTF-8") from exc
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark is tolerated (RFC 8259 section 8.1)
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise _BadBody("too_deeply_nested", "body is nested too deeply") from exc
+    except ValueError as exc:
+        raise _BadBody("invalid_json", "body is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise _BadBody("invalid_json", "body must be a JSON object")
+    # \ud800-style escapes decode to lone surrogates, which are not text and cannot be stored.
+    if _LONE_SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
+        raise _BadBody("invalid_utf8", "body holds an unpaired UTF-16 surrogate escape")
+    return document
+
+
+def _check_request(
+    request: WebhookRequest, binding: TokenBinding | None, settings: IngestSettings
+) -> IngestOutcome | None:
+    """The answers that need no look at the body (the token's first, before anything else)."""
+    if binding is None:
         return IngestOutcome(error(401, "unauthorized", "missing or invalid token"), "rejected")
     if request.provider not in SUPPORTED_PROVIDERS:
         return IngestOutcome(error(404, "unknown_provider", "unknown provider"), "rejected")
+    if binding.provider != request.provider:
+        return IngestOutcome(error(403, "forbidden", "the token is not bound to this provider"), "forbidden")
     if len(request.body) > settings.max_body_bytes:
         message = f"body exceeds {settings.max_body_bytes} bytes"
         return IngestOutcome(error(413, "payload_too_large", message), "rejected")
     if not _is_json(request.headers.get("content-type", "")):
         return IngestOutcome(error(415, "unsupported_media_type", "content-type must be application/json"), "rejected")
+    if request.headers.get("content-encoding", "identity").strip().lower() not in {"", "identity"}:
+        return IngestOutcome(error(415, "unsupported_media_type", "content-encoding is not supported"), "rejected")
+    if request.body_error:
+        return IngestOutcome(error(400, request.body_error, "body is not valid base64"), "rejected")
+    return None
+
+
+def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: EventStore, now_ms: int) -> IngestOutcome:
+    binding = authenticate(request, settings.token_bindings)
+    refused = _check_request(request, binding, settings)
+    if refused is not None:
+        return refused
+    assert binding is not None  # refused above when missing
     try:
-        document = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return IngestOutcome(error(400, "invalid_json", "body is not valid JSON"), "rejected")
-    if not isinstance(document, dict):
-        return IngestOutcome(error(400, "invalid_json", "body must be a JSON object"), "rejected")
-    try:
-        new_event = event_to_store(request, document, settings, now_ms)
+        document = parse_body(request.body)
+        event_type = event_type_of(document)
+        tenant = tenant_of(request.provider, document)
+        if not binding.allows(tenant.provider, tenant.instance, tenant.workspace):
+            message = "the token is not bound to this workspace and instance"
+            return IngestOutcome(error(403, "forbidden", message), "forbidden")
+        new_event = event_to_store(request, document, event_type, tenant, settings, now_ms)
+    except _BadBody as exc:
+        return IngestOutcome(error(400, exc.code, exc.message), "rejected")
     except PayloadRejected as exc:
         return IngestOutcome(error(exc.status, exc.code, exc.message), "rejected")
+    except RecursionError:
+        return IngestOutcome(error(400, "too_deeply_nested", "body is nested too deeply"), "rejected")
     key = new_event.dedupe_key
     try:
         store.put_new(new_event)
     except DuplicateEvent:
         return IngestOutcome(HttpResponse(200, {"status": "duplicate", "id": key}), "duplicate", key)
+    except EventTooLarge as exc:
+        return IngestOutcome(error(413, "event_too_large", str(exc)), "rejected", key)
     except StoreUnavailable:
         retry_after = {"retry-after": str(settings.retry_after_seconds)}
         response = error(503, "store_unavailable", "event not stored, retry later", retry_after)
         return IngestOutcome(response, "unavailable", key)
+    except StoreRejected:
+        # Retrying cannot help, and it is our bug (the checks above should have caught it): 4xx,
+        # and the handler logs it as an error.
+        return IngestOutcome(error(422, "not_storable", "the event cannot be stored"), "store_rejected", key)
     if new_event.status is EventStatus.IGNORED:
         # 2xx so the provider stops retrying; the short-lived record makes new types visible to ops.
         return IngestOutcome(HttpResponse(200, {"status": "ignored", "id": key}), "ignored", key)
@@ -94,14 +188,18 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: Eve
 
 
 def event_to_store(
-    request: WebhookRequest, document: dict[str, Any], settings: IngestSettings, now_ms: int
+    request: WebhookRequest,
+    document: dict[str, Any],
+    event_type: str,
+    tenant: Tenant,
+    settings: IngestSettings,
+    now_ms: int,
 ) -> NewEvent:
     """The event record to write; PayloadRejected when a supported type lacks what it needs."""
-    event_type = event_type_of(document)
     if event_type not in SUPPORTED_EVENT_TYPES:
         # Kept briefly and outside the processor's and sweeper's view, so new types show up in ops.
         return NewEvent(
-            dedupe_key=ignored_key(request.provider, event_type, document),
+            dedupe_key=ignored_key(tenant, event_type, document),
             event_type=event_type,
             normalised_json=json.dumps({"provider": request.provider, "event_type": event_type}),
             max_attempts=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,6 +22,15 @@ def scrub(message: str) -> str:
     """Remove addresses and secret-looking fragments, and bound the length of an error message."""
     cleaned = _SECRETISH.sub(r"\1=<redacted>", _EMAIL.sub("<email>", message))
     return cleaned[:MAX_ERROR_CHARS]
+
+
+def inspect_command(dedupe_key: str) -> str:
+    # Quoted for the shell: the on-call pastes it, and a key is provider data.
+    return f"spillway inspect {shlex.quote(dedupe_key)}"
+
+
+def replay_command(dedupe_key: str) -> str:
+    return f"spillway replay {shlex.quote(dedupe_key)}"
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ def failure_alert(failed: FailedEvent) -> FailureAlert:
         attempts=failed.attempts,
         error_class=failed.error_class,
         message=scrub(failed.message),
-        inspect_command=f"spillway inspect '{failed.dedupe_key}'",
+        inspect_command=inspect_command(failed.dedupe_key),
     )
 
 

@@ -13,14 +13,15 @@ and writes the result under optimistic concurrency.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from spillway_core.payloads import NormalisedEvent
+# Key construction lives in spillway_core.keys; re-exported here for the callers that know it here.
+from spillway_core.keys import Tenant, campaign_pk, effect_marker_pk, lead_pk, message_pk
+from spillway_core.payloads import NormalisedEvent, tenant_of_event
 
-MISSING_WORKSPACE = "_"
+__all__ = ["campaign_pk", "effect_marker_pk", "lead_pk", "message_pk"]
 FOLLOW_UP_SK = "FOLLOWUP#NO_RESPONSE"
 STOP_FLAGS = ("unsubscribed", "bounced", "interested", "replied")  # in order of precedence
 BLACKLIST_FLAGS = ("unsubscribed", "bounced")
@@ -28,28 +29,6 @@ BLACKLIST_FLAGS = ("unsubscribed", "bounced")
 
 class UnsupportedEvent(Exception):
     """The processor was handed an event type it has no effect for."""
-
-
-def workspace_key(workspace_id: str | None) -> str:
-    return f"WS#{workspace_id or MISSING_WORKSPACE}"
-
-
-def lead_pk(workspace_id: str | None, email: str) -> str:
-    # Keys end up in logs and alerts: hash the address rather than carry it.
-    return f"{workspace_key(workspace_id)}#LEAD#{hashlib.sha256(email.encode()).hexdigest()[:32]}"
-
-
-def message_pk(workspace_id: str | None, direction: str, id_space: str, provider_id: str) -> str:
-    """``OUT#SE#<scheduled email id>``, ``OUT#RE#<reply id>`` (manual), ``IN#RE#<reply id>``."""
-    return f"{workspace_key(workspace_id)}#MSG#{direction}#{id_space}#{provider_id}"
-
-
-def campaign_pk(workspace_id: str | None, campaign_id: str) -> str:
-    return f"{workspace_key(workspace_id)}#CAMPAIGN#{campaign_id}"
-
-
-def effect_marker_pk(dedupe_key: str) -> str:
-    return f"EFFECT#{dedupe_key}"
 
 
 def parse_time_ms(value: str | None) -> int | None:
@@ -86,7 +65,7 @@ class LeadContribution:
 @dataclass(frozen=True)
 class EffectPlan:
     dedupe_key: str
-    workspace_id: str | None
+    tenant: Tenant
     lead_email: str | None
     lead_identity: dict[str, str]  # providerLeadId, firstName, lastName: joined like message text
     contribution: LeadContribution
@@ -96,7 +75,11 @@ class EffectPlan:
 
     @property
     def lead_pk(self) -> str | None:
-        return lead_pk(self.workspace_id, self.lead_email) if self.lead_email else None
+        return lead_pk(self.tenant, self.lead_email) if self.lead_email else None
+
+    @property
+    def workspace_id(self) -> str:
+        return self.tenant.workspace
 
 
 def _present(**values: Any) -> dict[str, Any]:
@@ -105,7 +88,7 @@ def _present(**values: Any) -> dict[str, Any]:
 
 def plan_effect(dedupe_key: str, event: NormalisedEvent, received_at_ms: int) -> EffectPlan:
     """Turns a normalised event into the writes it needs. Raises UnsupportedEvent for other types."""
-    ws = event.workspace_id
+    ws = tenant_of_event(event)
     campaign = (event.campaign_id, event.campaign_name) if event.campaign_id else None
     identity = _present(providerLeadId=event.lead_id, firstName=event.lead_first_name, lastName=event.lead_last_name)
     reply_at = parse_time_ms(event.reply_received_at)

@@ -1,15 +1,16 @@
 """Data access for the domain table: leads, campaigns, messages, follow-ups, open counters.
 
-Key design (single table, everything scoped by provider workspace):
+Key design (single table, everything scoped by tenant; keys are built in ``spillway_core.keys``,
+where ``<tenant>`` is ``<provider>:<instance host>:<workspace>``, each component percent-encoded):
 
-| item              | pk                                        | sk                       |
-|-------------------|-------------------------------------------|--------------------------|
-| lead              | ``WS#<ws>#LEAD#<sha256(email)[:32]>``      | ``LEAD``                 |
-| follow-up         | the lead's pk                             | ``FOLLOWUP#NO_RESPONSE`` |
-| message           | ``WS#<ws>#MSG#<OUT|IN>#<SE|RE>#<id>``      | ``MESSAGE``              |
-| open counter      | the outbound message's pk                 | ``OPENS``                |
-| campaign          | ``WS#<ws>#CAMPAIGN#<campaign id>``         | ``CAMPAIGN``             |
-| effect marker     | ``EFFECT#<dedupe key>``                   | ``EFFECT``               |
+| item              | pk                                            | sk                       |
+|-------------------|-----------------------------------------------|--------------------------|
+| lead              | ``WS#<tenant>#LEAD#<sha256(email)[:32]>``     | ``LEAD``                 |
+| follow-up         | the lead's pk                                 | ``FOLLOWUP#NO_RESPONSE`` |
+| message           | ``WS#<tenant>#MSG#<OUT|IN>#<SE|RE>#<id>``     | ``MESSAGE``              |
+| open counter      | the outbound message's pk                     | ``OPENS``                |
+| campaign          | ``WS#<tenant>#CAMPAIGN#<campaign id>``        | ``CAMPAIGN``             |
+| effect marker     | ``EFFECT#<dedupe key>``                       | ``EFFECT``               |
 
 One event's effect is one read (``TransactGetItems``: marker, lead, message) and one write
 (``TransactWriteItems``). The write puts the event's marker with ``attribute_not_exists``, so a
@@ -27,16 +28,9 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from spillway_core.domain import (
-    FOLLOW_UP_SK,
-    EffectPlan,
-    campaign_pk,
-    effect_marker_pk,
-    fold_lead,
-    follow_up_for,
-    merge_message,
-)
+from spillway_core.domain import FOLLOW_UP_SK, EffectPlan, fold_lead, follow_up_for, merge_message
 from spillway_core.errors import RetryableProcessingError
+from spillway_core.keys import campaign_pk, effect_marker_pk
 
 MARKER_RETENTION_S = 30 * 86_400  # longer than the events table keeps events (14 days)
 _SERIALIZER = TypeSerializer()
@@ -164,7 +158,7 @@ class DomainStore:
                 expression += ", #name = if_not_exists(#name, :name)"
             update: dict[str, Any] = {
                 "TableName": table,
-                "Key": _key(campaign_pk(plan.workspace_id, campaign_id), "CAMPAIGN"),
+                "Key": _key(campaign_pk(plan.tenant, campaign_id), "CAMPAIGN"),
                 "UpdateExpression": expression,
                 "ExpressionAttributeValues": values,
             }

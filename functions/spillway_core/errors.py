@@ -15,3 +15,11 @@ class RetryableProcessingError(Exception):
 
 class PermanentProcessingError(Exception):
     """The event can never succeed (for example an invalid stored payload): it goes to FAILED."""
+
+
+class StoreRejected(Exception):
+    """The store refused the write for good (a validation error): retrying cannot help."""
+
+
+class EventTooLarge(StoreRejected):
+    """The event's item would exceed the store's item size budget, even without its raw body."""

@@ -6,9 +6,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from spillway_core.errors import DuplicateEvent, StoreUnavailable
+from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, StoreUnavailable
 from spillway_core.status import EventAttr as A
 from spillway_core.status import EventStatus
 
@@ -16,6 +16,12 @@ from spillway_core.status import EventStatus
 # when that fits, and otherwise dropped with a flag (the normalised fields are always kept).
 RAW_INLINE_LIMIT = 1024  # small: every later update of the event (claim, outcome) is billed by item size
 RAW_COMPRESSED_LIMIT = 300 * 1024
+# The item budget at ingest: DynamoDB's 400 KB item limit, less room for what the processor and the
+# sweeper add later (lease, error class and message, alert flags, wake count).
+ITEM_BUDGET_BYTES = 390 * 1024
+# Errors that retrying can never fix: the ingest answers 4xx and logs a bug signal. Everything else
+# (throttling, unavailability, a missing table or permission while a deploy settles) is a 503.
+PERMANENT_ERROR_CODES = frozenset({"ValidationException", "SerializationException"})
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,34 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def raw_body_attributes(raw_body: bytes) -> dict[str, Any]:
-    if len(raw_body) <= RAW_INLINE_LIMIT:
+def _store_error(exc: ClientError) -> Exception:
+    code = _error_code(exc) or "ClientError"
+    return StoreRejected(code) if code in PERMANENT_ERROR_CODES else StoreUnavailable(code)
+
+
+def raw_body_attributes(raw_body: bytes, room_bytes: int = RAW_COMPRESSED_LIMIT) -> dict[str, Any]:
+    """The raw body as attributes that take at most ``room_bytes`` (a flag when it cannot fit)."""
+    if len(raw_body) <= RAW_INLINE_LIMIT and len(raw_body) + len(A.RAW) <= room_bytes:
         return {A.RAW: {"S": raw_body.decode("utf-8", errors="replace")}}
     compressed = zlib.compress(raw_body, 6)
-    if len(compressed) <= RAW_COMPRESSED_LIMIT:
+    if len(compressed) <= RAW_COMPRESSED_LIMIT and len(compressed) + len(A.RAW_ZLIB) <= room_bytes:
         return {A.RAW_ZLIB: {"B": compressed}}
     return {A.RAW_TRIMMED: {"BOOL": True}}
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (numbers counted as their text, an upper bound)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        for type_code, content in value.items():
+            if type_code == "B":
+                size += len(content)
+            elif type_code == "BOOL":
+                size += 1
+            else:
+                size += len(str(content).encode())
+    return size
 
 
 def decode_raw_body(item: dict[str, Any]) -> bytes | None:
@@ -116,11 +143,15 @@ class EventStore:
             A.MAX_ATTEMPTS: {"N": str(event.max_attempts)},
             A.NORMALISED: {"S": event.normalised_json},
             A.EXPIRES_AT: {"N": str(event.expires_at_s)},
-            **raw_body_attributes(event.raw_body),
         }
         if event.sweep_shard is not None and event.pending_due_at_ms is not None:
             item[A.SWEEP_SHARD] = {"S": event.sweep_shard}
             item[A.DUE_AT] = {"N": str(event.pending_due_at_ms)}
+        # The size budget is checked before the write: an item DynamoDB would refuse is not a 503.
+        room = ITEM_BUDGET_BYTES - item_bytes(item) - len(A.RAW_TRIMMED) - 1
+        if room < 0:
+            raise EventTooLarge(f"the event's normalised fields exceed {ITEM_BUDGET_BYTES} bytes")
+        item.update(raw_body_attributes(event.raw_body, room))
         try:
             self._ddb.put_item(
                 TableName=self._table,
@@ -131,7 +162,9 @@ class EventStore:
         except ClientError as exc:
             if _error_code(exc) == "ConditionalCheckFailedException":
                 raise DuplicateEvent(event.dedupe_key) from exc
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+            raise _store_error(exc) from exc
+        except ParamValidationError as exc:
+            raise StoreRejected(type(exc).__name__) from exc
         except BotoCoreError as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
 

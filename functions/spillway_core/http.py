@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,17 +15,26 @@ class WebhookRequest:
     headers: dict[str, str]  # lower-cased names
     query: dict[str, str]
     body: bytes
+    body_error: str | None = None  # the body could not be read (invalid base64): a 400
 
     @classmethod
     def from_api_gateway(cls, event: dict[str, Any]) -> WebhookRequest:
-        raw_body = event.get("body") or ""
-        body = base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+        raw_body = str(event.get("body") or "")
+        body_error = None
+        # surrogatepass: a lone surrogate becomes bytes that are not UTF-8, answered 400 later.
+        body = raw_body.encode("utf-8", "surrogatepass")
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                body, body_error = b"", "invalid_base64"
         headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
         return cls(
             provider=str((event.get("pathParameters") or {}).get("provider", "")).lower(),
             headers=headers,
             query={str(k): str(v) for k, v in (event.get("queryStringParameters") or {}).items()},
             body=body,
+            body_error=body_error,
         )
 
 

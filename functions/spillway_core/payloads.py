@@ -10,23 +10,28 @@ optional here and ids are coerced to strings; what an event type *requires* is c
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from spillway_core import keys
+from spillway_core.keys import KeyComponentRejected, Tenant
+
 SUPPORTED_PROVIDERS = frozenset({"emailbison", "inboxxia"})
 
 
 def _id_to_str(value: Any) -> str | None:
-    """Provider ids are ints in some payloads and strings in others; '' means absent."""
+    """Provider ids are ints in some payloads and strings in others; '' means absent. Ids go into
+    keys, so they are held to the key rules (``keys.clean_id``): NFC, bounded, printable."""
     if value is None:
         return None
     if isinstance(value, int | str) and not isinstance(value, bool):
+        if isinstance(value, int) and not -(10**20) < value < 10**20:
+            raise ValueError("an id must have at most 20 digits")
         text = str(value).strip()
-        return text or None
+        return keys.clean_id(text) if text else None
     raise ValueError("an id must be a number or a string")
 
 
@@ -117,6 +122,7 @@ class NormalisedEvent(BaseModel):
 
     provider: str
     event_type: str
+    instance: str | None = None  # the provider instance's host (keys.instance_host)
     workspace_id: str | None = None
     workspace_name: str | None = None
     campaign_id: str | None = None
@@ -153,7 +159,7 @@ class PayloadRejected(Exception):
 def content_hash(document: dict[str, Any]) -> str:
     """A key for events that carry no id of their own: identical redeliveries hash the same."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256-" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return keys.content_hash_id(canonical)
 
 
 def _first(*candidates: tuple[str, str | None]) -> tuple[str, str] | None:
@@ -167,44 +173,44 @@ def _first(*candidates: tuple[str, str | None]) -> tuple[str, str] | None:
 # label is part of the key when a type can be identified in more than one way, so ids from
 # different id spaces never collide.
 def _sent_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
-    return e.scheduled_email_id
+    return keys.occurrence_id(e.scheduled_email_id) if e.scheduled_email_id else None
 
 
 def _reply_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
-    return e.reply_id
+    return keys.occurrence_id(e.reply_id) if e.reply_id else None
+
+
+def _labelled(found: tuple[str, str] | None) -> str | None:
+    return keys.occurrence_id(found[1], found[0]) if found else None
 
 
 def _manual_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
-    found = _first(("reply", e.reply_id), ("scheduled_email", e.scheduled_email_id))
-    return f"{found[0]}-{found[1]}" if found else None
+    return _labelled(_first(("reply", e.reply_id), ("scheduled_email", e.scheduled_email_id)))
 
 
 def _interested_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
     # Marking a reply interested is its own event (not the reply); a lead marked without a reply is
     # identified by the lead.
-    found = _first(("reply", e.reply_id), ("lead", e.lead_id))
-    return f"{found[0]}-{found[1]}" if found else None
+    return _labelled(_first(("reply", e.reply_id), ("lead", e.lead_id)))
 
 
 def _opened_id(e: NormalisedEvent, document: dict[str, Any]) -> str | None:
     # Every open is a separate event; its campaign event id identifies it. Without one, a hash of the
     # whole payload: a redelivery is byte-for-byte the same event, and refusing an open would only
     # make the provider retry it forever.
-    return f"event-{e.campaign_event_id}" if e.campaign_event_id else content_hash(document)
+    return keys.occurrence_id(e.campaign_event_id, "event") if e.campaign_event_id else content_hash(document)
 
 
 def _bounced_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
-    found = _first(("scheduled_email", e.scheduled_email_id), ("reply", e.reply_id))
-    return f"{found[0]}-{found[1]}" if found else None
+    return _labelled(_first(("scheduled_email", e.scheduled_email_id), ("reply", e.reply_id)))
 
 
 def _unsubscribed_id(e: NormalisedEvent, _: dict[str, Any]) -> str | None:
-    found = _first(("lead", e.lead_id), ("email", _email_digest(e.lead_email)))
-    return f"{found[0]}-{found[1]}" if found else None
+    return _labelled(_first(("lead", e.lead_id), ("email", _email_digest(e.lead_email))))
 
 
 def _email_digest(email: str | None) -> str | None:
-    return hashlib.sha256(email.encode()).hexdigest()[:32] if email else None
+    return keys.email_digest(email) if email else None
 
 
 DedupeRule = Callable[[NormalisedEvent, dict[str, Any]], str | None]
@@ -221,13 +227,22 @@ DEDUPE_RULES: dict[str, tuple[DedupeRule, str]] = {
 SUPPORTED_EVENT_TYPES = frozenset(DEDUPE_RULES)
 
 
+def _rejected(exc: ValidationError) -> PayloadRejected:
+    # Only the field locations and our own rules go back to the caller: never the values (they
+    # carry lead data; pydantic's own messages can quote them, ours never do).
+    fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
+    rules = sorted(
+        {str(err["ctx"]["error"]) for err in exc.errors() if isinstance(err.get("ctx", {}).get("error"), ValueError)}
+    )
+    message = f"invalid fields: {', '.join(fields)}" + (f" ({'; '.join(rules)})" if rules else "")
+    return PayloadRejected(422, "invalid_payload", message)
+
+
 def parse_payload(document: dict[str, Any]) -> WebhookPayload:
     try:
         return WebhookPayload.model_validate(document)
     except ValidationError as exc:
-        # Only the field locations go back to the caller: never the values (they carry lead data).
-        fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
-        raise PayloadRejected(422, "invalid_payload", f"invalid fields: {', '.join(fields)}") from exc
+        raise _rejected(exc) from exc
 
 
 def event_type_of(document: dict[str, Any]) -> str:
@@ -236,7 +251,30 @@ def event_type_of(document: dict[str, Any]) -> str:
     raw_type = event.get("type") if isinstance(event, dict) else None
     if not isinstance(raw_type, str) or not raw_type.strip():
         raise PayloadRejected(422, "missing_event_type", "event.type is required")
-    return raw_type.strip().upper()
+    try:
+        return keys.clean_event_type(raw_type)
+    except KeyComponentRejected as exc:
+        raise PayloadRejected(422, "invalid_event_type", str(exc)) from exc
+
+
+def tenant_of(provider: str, document: dict[str, Any]) -> Tenant:
+    """Who the event belongs to (provider, instance host, workspace), read and checked before the
+    token's binding is; every event, of a known type or not, must name its workspace."""
+    try:
+        info = EventInfo.model_validate(document.get("event"))
+    except ValidationError as exc:
+        raise _rejected(exc) from exc
+    if not info.workspace_id:
+        raise PayloadRejected(422, "missing_workspace", "event.workspace_id is required")
+    try:
+        instance = keys.instance_host(info.instance_url)
+    except KeyComponentRejected as exc:
+        raise PayloadRejected(422, "invalid_instance", str(exc)) from exc
+    return Tenant(provider, instance, info.workspace_id)
+
+
+def tenant_of_event(event: NormalisedEvent) -> Tenant:
+    return Tenant(event.provider, event.instance or keys.NO_INSTANCE, event.workspace_id or "")
 
 
 def normalise(provider: str, payload: WebhookPayload) -> NormalisedEvent:
@@ -250,9 +288,14 @@ def normalise(provider: str, payload: WebhookPayload) -> NormalisedEvent:
     sender = data.sender_email or SenderEmail()
     scheduled = data.scheduled_email or ScheduledEmail()
     reply = data.reply or Reply()
+    try:
+        instance = keys.instance_host(info.instance_url)
+    except KeyComponentRejected as exc:
+        raise PayloadRejected(422, "invalid_instance", str(exc)) from exc
     return NormalisedEvent(
         provider=provider,
         event_type=info.type.upper(),
+        instance=instance or None,
         workspace_id=info.workspace_id,
         workspace_name=info.workspace_name,
         campaign_id=campaign.id,
@@ -282,13 +325,21 @@ def normalise_email(email: str | None) -> str | None:
 
 
 def dedupe_key(event: NormalisedEvent, document: dict[str, Any]) -> str:
-    """``<provider>:<EVENT_TYPE>:<occurrence id>``; one key per real-world occurrence."""
+    """``<provider>:<instance>:<workspace>:<EVENT_TYPE>:<occurrence id>`` (``keys.dedupe_key``);
+    one key per real-world occurrence."""
     rule, needs = DEDUPE_RULES[event.event_type]
     occurrence = rule(event, document)
     if not occurrence:
         raise PayloadRejected(422, "missing_dedupe_id", f"{event.event_type} requires {needs}")
-    return f"{event.provider}:{event.event_type}:{occurrence}"
+    return _key(tenant_of_event(event), event.event_type, occurrence)
 
 
-def ignored_key(provider: str, event_type: str, document: dict[str, Any]) -> str:
-    return f"{provider}:{event_type}:{content_hash(document)}"
+def ignored_key(tenant: Tenant, event_type: str, document: dict[str, Any]) -> str:
+    return _key(tenant, event_type, content_hash(document))
+
+
+def _key(tenant: Tenant, event_type: str, occurrence: str) -> str:
+    try:
+        return keys.dedupe_key(tenant, event_type, occurrence)
+    except KeyComponentRejected as exc:
+        raise PayloadRejected(422, "key_too_long", str(exc)) from exc

@@ -5,6 +5,8 @@ Names of the environment variables live here and in ``infra/config.py`` only.
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Self
 
@@ -28,10 +30,40 @@ class _Settings(AwsClientSettings):
     events_table: str = Field(alias="EVENTS_TABLE", min_length=1)
 
 
+class TokenBinding(BaseModel):
+    """What one token may write: its provider, its workspaces and (optionally) its instance hosts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str = Field(min_length=1)
+    workspaces: frozenset[str] = Field(min_length=1)
+    instances: frozenset[str] = frozenset()  # empty: any instance (and events without one)
+
+    @field_validator("workspaces", mode="before")
+    @classmethod
+    def _workspace_ids(cls, value: object) -> object:
+        # Ids are compared the way the ingest reads them: numbers as text, stripped, NFC.
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(unicodedata.normalize("NFC", str(v).strip()) for v in value)
+        return value
+
+    @field_validator("instances", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(str(v).strip().lower() for v in value)
+        return value
+
+    def allows(self, provider: str, instance: str, workspace: str) -> bool:
+        if provider != self.provider or workspace not in self.workspaces:
+            return False
+        return not self.instances or instance in self.instances
+
+
 class IngestSettings(_Settings):
-    # Comma-separated SHA-256 hex digests of the accepted tokens: several at once allow rotation,
-    # and the template never holds a token itself.
-    token_sha256s: tuple[str, ...] = Field(alias="INGEST_TOKEN_SHA256S")
+    # JSON: {"<sha256 hex of a token>": {"provider", "workspaces": [...], "instances": [...]}}.
+    # Several digests at once allow rotation, and the template never holds a token itself.
+    token_bindings: dict[str, TokenBinding] = Field(alias="INGEST_TOKEN_BINDINGS")
     max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=256 * 1024, gt=0)
     max_attempts: int = Field(alias="MAX_ATTEMPTS", default=8, ge=1)
     retention_days: int = Field(alias="EVENT_RETENTION_DAYS", default=14, ge=1)
@@ -40,18 +72,22 @@ class IngestSettings(_Settings):
     pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
     retry_after_seconds: int = Field(alias="RETRY_AFTER_SECONDS", default=5, ge=1)
 
-    @field_validator("token_sha256s", mode="before")
+    @field_validator("token_bindings", mode="before")
     @classmethod
-    def _split_digests(cls, value: object) -> tuple[str, ...]:
+    def _parse_bindings(cls, value: object) -> object:
         if isinstance(value, str):
-            value = [part.strip().lower() for part in value.split(",") if part.strip()]
-        digests: tuple[str, ...] = tuple(value)  # type: ignore[arg-type]
-        if not digests:
-            raise ValueError("at least one token digest is required")
-        for digest in digests:
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict) or not value:
+            raise ValueError("at least one token binding is required")
+        bindings = {str(digest).strip().lower(): binding for digest, binding in value.items()}
+        for digest in bindings:
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError("token digests must be SHA-256 hex")
-        return digests
+        return bindings
+
+    @property
+    def token_sha256s(self) -> tuple[str, ...]:
+        return tuple(self.token_bindings)
 
 
 class ProcessorSettings(_Settings):

@@ -27,7 +27,7 @@ class IngestApi(Construct):
         config: SpillwayConfig,
         code: lambda_.Code,
         events: EventStoreTable,
-        token_sha256s: str,
+        token_bindings: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.handler = SpillwayFunction(
@@ -42,7 +42,7 @@ class IngestApi(Construct):
             memory_size=config.ingest_memory_mb,
             environment={
                 EnvVar.EVENTS_TABLE: events.table.table_name,
-                EnvVar.INGEST_TOKEN_SHA256S: token_sha256s,
+                EnvVar.INGEST_TOKEN_BINDINGS: token_bindings,
                 EnvVar.MAX_BODY_BYTES: str(config.max_body_bytes),
                 EnvVar.MAX_ATTEMPTS: str(config.max_attempts),
                 EnvVar.EVENT_RETENTION_DAYS: str(config.event_retention_days),

@@ -76,5 +76,7 @@ class SlackNotifier(Construct):
                 self.buffer,
                 batch_size=1000,
                 max_batching_window=Duration.seconds(config.notifier_batch_window_seconds),
+                # The handler reports unposted alerts as failed, so they stay queued (then the DLQ).
+                report_batch_item_failures=True,
             )
         )

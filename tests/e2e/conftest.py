@@ -16,23 +16,35 @@ import pytest
 import infra  # noqa: F401  (silences jsii's Node version banner before aws_cdk loads)
 from spillway_cli.deploy import deploy, synthesize
 from spillway_cli.emulator import Emulator
+from spillway_cli.load import WORKSPACE as LOAD_WORKSPACE
 from spillway_cli.target import Target
-from spillway_cli.tokens import new_token, token_digest
+from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json, new_token, token_digest
 
 T = TypeVar("T")
+
+
+# The workspaces the e2e tests write to, per provider: each provider has its own bound token.
+E2E_WORKSPACES = {
+    "emailbison": [SAMPLE_WORKSPACE, str(LOAD_WORKSPACE), *(str(ws) for ws in range(1000, 1010))],
+    "inboxxia": [SAMPLE_WORKSPACE, "2000"],
+}
 
 
 @dataclass
 class Deployed:
     target: Target
-    token: str
+    tokens: dict[str, str]  # provider -> its token
     emulator: Emulator
+
+    @property
+    def token(self) -> str:
+        return self.tokens["emailbison"]
 
     def post(
         self, payload: dict[str, Any] | bytes, token: str | None = None, provider: str = "emailbison"
     ) -> tuple[int, dict[str, Any]]:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        url = f"{self.target.webhook_url(provider)}?token={token if token is not None else self.token}"
+        url = f"{self.target.webhook_url(provider)}?token={token if token is not None else self.tokens[provider]}"
         request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"}, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -71,6 +83,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     log_path = Path(tmp_path_factory.mktemp("emulator")) / "ministack.log"
     with Emulator(log_path=log_path) as emulator:
         target = Target(stack_name=assembly.stack_name, endpoint_url=emulator.endpoint_url)
-        token = new_token()
-        deploy(target, assembly, [token_digest(token)])
-        yield Deployed(target=target, token=token, emulator=emulator)
+        tokens = {provider: new_token() for provider in E2E_WORKSPACES}
+        bindings = {token_digest(tokens[p]): binding(p, workspaces) for p, workspaces in E2E_WORKSPACES.items()}
+        deploy(target, assembly, bindings_json(bindings))
+        yield Deployed(target=target, tokens=tokens, emulator=emulator)

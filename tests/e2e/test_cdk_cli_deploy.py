@@ -14,7 +14,7 @@ import pytest
 
 from spillway_cli.deploy import CloudAssembly, deploy
 from spillway_cli.target import Target, stack_config
-from spillway_cli.tokens import new_token, token_digest
+from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json, new_token, token_digest
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
 
@@ -37,8 +37,8 @@ def test_the_cli_synthesized_production_stage_deploys_beside_staging_and_process
 
     production = Target(stack_name=assembly.stack_name, endpoint_url=deployed.emulator.endpoint_url)
     token = new_token()
-    deploy(production, assembly, [token_digest(token)])
-    stage = Deployed(target=production, token=token, emulator=deployed.emulator)
+    deploy(production, assembly, bindings_json({token_digest(token): binding("emailbison", [SAMPLE_WORKSPACE])}))
+    stage = Deployed(target=production, tokens={"emailbison": token}, emulator=deployed.emulator)
 
     payload = load_fixture("email_sent.json")
     payload["data"]["scheduled_email"]["id"] = 880001

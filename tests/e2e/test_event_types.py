@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from spillway_core.domain import lead_pk
+from spillway_core.keys import NO_INSTANCE, Tenant, lead_pk
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
+from tests.support.keys import key_of
 from tests.support.scenario import EVENTS, LEAD_EMAIL
 
 pytestmark = pytest.mark.e2e
@@ -34,9 +35,10 @@ def in_workspace(payload: dict[str, Any], workspace: int) -> dict[str, Any]:
     return moved
 
 
-def lead_item(deployed: Deployed, workspace: int) -> dict[str, Any] | None:
+def lead_item(deployed: Deployed, workspace: int, provider: str = "emailbison") -> dict[str, Any] | None:
     ddb = deployed.target.client("dynamodb")
-    key = {"pk": {"S": lead_pk(str(workspace), LEAD_EMAIL)}, "sk": {"S": "LEAD"}}
+    tenant = Tenant(provider, NO_INSTANCE, str(workspace))  # the scenario's events name no instance
+    key = {"pk": {"S": lead_pk(tenant, LEAD_EMAIL)}, "sk": {"S": "LEAD"}}
     return ddb.get_item(TableName=deployed.target.domain_table, Key=key, ConsistentRead=True).get("Item")
 
 
@@ -53,7 +55,7 @@ def test_each_type_flows_end_to_end(deployed: Deployed, name: str) -> None:
     status, body = deployed.post(in_workspace(EVENTS[name], workspace))
 
     assert (status, body["status"]) == (200, "accepted")
-    assert body["id"].startswith(f"emailbison:{EVENTS[name]['event']['type']}:")
+    assert body["id"] == key_of(in_workspace(EVENTS[name], workspace))
     wait_succeeded(deployed, body["id"])
     lead = lead_item(deployed, workspace)
     assert lead is not None
@@ -85,7 +87,7 @@ def test_all_types_for_one_lead_in_random_order_end_in_one_state(deployed: Deplo
 
     for key in set(keys):
         wait_succeeded(deployed, key)
-    lead = lead_item(deployed, workspace)
+    lead = lead_item(deployed, workspace, "inboxxia")
     assert lead is not None
     assert lead["status"]["S"] == "BLACKLISTED"
     assert (lead["outboundCount"]["N"], lead["inboundCount"]["N"], lead["openCount"]["N"]) == ("3", "2", "2")

@@ -9,6 +9,7 @@ import pytest
 from spillway_cli.status import pipeline_counts
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
+from tests.support.keys import key_of
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_same_email_sent_twice_is_stored_once_and_processed_once(deployed: Deployed) -> None:
     payload = load_fixture("email_sent.json")
     payload["data"]["scheduled_email"]["id"] = 700001
-    key = "emailbison:EMAIL_SENT:700001"
+    key = key_of(payload)
 
     first = deployed.post(payload)
     second = deployed.post(payload)
@@ -51,7 +52,7 @@ def test_bad_requests_get_json_errors_and_store_nothing(
     got_status, body = deployed.post(payload, token=token)
 
     assert (got_status, body["error"]) == (status, error)
-    assert deployed.event("emailbison:EMAIL_SENT:884512") is None
+    assert deployed.event(key_of(load_fixture("email_sent.json"))) is None
 
 
 def test_status_counts_report_duplicates_and_processed(deployed: Deployed) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.config import CONTEXT_KEY, SpillwayConfig, cdk_context
+from infra.config import CONTEXT_KEY, TOKEN_PARAMETER, SpillwayConfig, cdk_context
 from tests.infra.conftest import PRODUCTION, STAGING, Synthesized
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +54,7 @@ def test_npx_cdk_synth_from_a_cold_cache_equals_the_in_process_synthesis(
     # Equal to the byte, asset hash included: the same inputs built in another cache give the same
     # asset, so a deploy with nothing changed uploads and updates nothing.
     assert cli_template == staging_stack.template_dict
+    assert TOKEN_PARAMETER in cli_template["Parameters"]
     assert not list(build_dir.rglob("*.tmp")), "a staging directory was left behind"
 
 

@@ -175,7 +175,7 @@ def test_no_token_or_digest_is_in_the_template(aws_stack: Synthesized) -> None:
     text = _without_asset_hashes(aws_stack.template_dict)
 
     assert not re.search(r"[0-9a-f]{64}", text)
-    parameter = aws_stack.template_dict["Parameters"]["IngestTokenSha256s"]
+    parameter = aws_stack.template_dict["Parameters"]["IngestTokenBindings"]
     assert parameter["NoEcho"] is True
 
 
@@ -281,7 +281,13 @@ def test_slack_notifier_collects_bursts_from_the_alerts_topic(template: Template
     )
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
-        {"FunctionName": {"Ref": notifier_id}, "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 60},
+        {
+            "FunctionName": {"Ref": notifier_id},
+            "BatchSize": 1000,
+            "MaximumBatchingWindowInSeconds": 60,
+            # Unposted alerts are reported as failed, so they stay queued instead of being dropped.
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
     )
     template.has_resource_properties(
         "AWS::SQS::Queue",

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables
 
 TOKEN = "integration-token-0123456789abcdef"
@@ -82,7 +83,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             "EVENTS_TABLE": EVENTS_TABLE_NAME,
             "DOMAIN_TABLE": DOMAIN_TABLE_NAME,
             "ALERTS_TOPIC_ARN": topic_arn,
-            "INGEST_TOKEN_SHA256S": hashlib.sha256(TOKEN.encode()).hexdigest(),
+            "INGEST_TOKEN_BINDINGS": bindings_json(
+                {hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", [SAMPLE_WORKSPACE])}
+            ),
         }.items():
             monkeypatch.setenv(name, value)
         counter = CallCounter()

@@ -17,11 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from spillway_core.domain import lead_pk, message_pk
+from spillway_core.keys import NO_INSTANCE, Tenant, lead_pk, message_pk
 from tests.support.pipeline import InProcessPipeline
 from tests.support.scenario import EVENTS, INBOUND_LEAD_MESSAGES, LEAD_EMAIL, OUTBOUND_MESSAGES, WORKSPACE
 from tests.support.tables import recreate_tables
 
+TENANT = Tenant("emailbison", NO_INSTANCE, str(WORKSPACE))
 DELIVERY_MODES = ("ingest_retry", "stream_redelivery", "crash_after_effect")
 # Generous in CI; SPILLWAY_PROPERTY_EXAMPLES raises it for a deeper local search.
 EXAMPLES = int(os.environ.get("SPILLWAY_PROPERTY_EXAMPLES", "200"))
@@ -131,7 +132,7 @@ def test_any_order_and_any_repetition_give_the_same_state() -> None:
 
 
 def check_against_model(chosen: list[str], state: dict[tuple[str, str], dict[str, Any]]) -> None:
-    lead_key = (lead_pk(str(WORKSPACE), LEAD_EMAIL), "LEAD")
+    lead_key = (lead_pk(TENANT, LEAD_EMAIL), "LEAD")
     lead = as_python(state[lead_key])
     for attribute, value in expected_lead(chosen).items():
         assert lead.get(attribute, 0 if attribute.endswith("Count") else None) == value, attribute
@@ -146,5 +147,5 @@ def check_against_model(chosen: list[str], state: dict[tuple[str, str], dict[str
     outbound_messages = [k for k in state if "#MSG#OUT#" in k[0] and k[1] == "MESSAGE"]
     assert len(outbound_messages) == lead.get("outboundCount", 0)
     if "open_a1" in chosen or "open_a2" in chosen:
-        opens = state[(message_pk(str(WORKSPACE), "OUT", "SE", "1001"), "OPENS")]
+        opens = state[(message_pk(TENANT, "OUT", "SE", "1001"), "OPENS")]
         assert int(opens["openCount"]["N"]) == len(set(chosen) & {"open_a1", "open_a2"})

@@ -9,8 +9,12 @@ from botocore.stub import Stubber
 
 import ingest.handler
 from spillway_core.event_store import decode_raw_body
+from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
+from tests.support.keys import key_of
 from tests.support.lambda_events import FakeContext, api_request
+
+KEY = key_of(load_fixture("email_sent.json"))
 
 
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -23,7 +27,7 @@ def test_accepted_event_is_one_conditional_put(aws: Aws, email_sent: dict[str, A
 
     assert (status, body["status"]) == (200, "accepted")
     assert aws.counter.calls == {"PutItem": 1}
-    item = aws.event_item("emailbison:EMAIL_SENT:884512")
+    item = aws.event_item(KEY)
     assert item is not None
     assert item["status"]["S"] == "PENDING"
     assert item["attempts"]["N"] == "0"
@@ -37,14 +41,14 @@ def test_accepted_event_is_one_conditional_put(aws: Aws, email_sent: dict[str, A
 
 def test_duplicate_makes_no_second_write(aws: Aws, email_sent: dict[str, Any]) -> None:
     invoke(api_request(email_sent, token=TOKEN))
-    first = aws.event_item("emailbison:EMAIL_SENT:884512")
+    first = aws.event_item(KEY)
     aws.counter.reset()
 
     status, body, _ = invoke(api_request(email_sent, token=TOKEN))
 
-    assert (status, body) == (200, {"status": "duplicate", "id": "emailbison:EMAIL_SENT:884512"})
+    assert (status, body) == (200, {"status": "duplicate", "id": KEY})
     assert aws.counter.calls == {"PutItem": 1}  # the conditional put, which wrote nothing
-    assert aws.event_item("emailbison:EMAIL_SENT:884512") == first
+    assert aws.event_item(KEY) == first
 
 
 def test_unauthenticated_request_makes_no_aws_call(aws: Aws, email_sent: dict[str, Any]) -> None:
@@ -55,7 +59,8 @@ def test_unauthenticated_request_makes_no_aws_call(aws: Aws, email_sent: dict[st
 
 
 def test_invalid_payload_makes_no_aws_call_and_stores_nothing(aws: Aws) -> None:
-    status, body, _ = invoke(api_request({"event": {"type": "EMAIL_SENT"}, "data": {}}, token=TOKEN))
+    payload = {"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {}}
+    status, body, _ = invoke(api_request(payload, token=TOKEN))
 
     assert (status, body["error"]) == (422, "missing_dedupe_id")
     assert aws.counter.total == 0
@@ -75,12 +80,12 @@ def test_missing_table_is_503_not_200(aws: Aws, email_sent: dict[str, Any], monk
 def test_throttled_put_is_503_with_retry_after(aws: Aws, email_sent: dict[str, Any]) -> None:
     _, store = ingest.handler._dependencies()
     with Stubber(store._ddb) as stubber:
-        stubber.add_client_error("PutItem", service_error_code="ProvisionedThroughputExceededException")
+        stubber.add_client_error("put_item", service_error_code="ProvisionedThroughputExceededException")
         status, _, headers = invoke(api_request(email_sent, token=TOKEN))
 
     assert status == 503
     assert headers["retry-after"] == "5"
-    assert aws.event_item("emailbison:EMAIL_SENT:884512") is None
+    assert aws.event_item(KEY) is None
 
 
 def test_header_token_and_base64_body(aws: Aws, email_sent: dict[str, Any]) -> None:
@@ -108,6 +113,42 @@ def test_a_256_kib_html_body_is_stored_compressed_under_the_item_limit(aws: Aws,
     status, response, _ = invoke(event)
 
     assert (status, response["status"]) == (200, "accepted")
-    item = aws.event_item("emailbison:EMAIL_SENT:884512")
+    item = aws.event_item(KEY)
     assert item is not None
     assert "rawZlib" in item and "raw" not in item
+
+
+def test_a_permanent_store_error_is_a_4xx_logged_as_a_bug_signal(aws: Aws, email_sent: dict[str, Any]) -> None:
+    from tests.support.capture import function_output
+
+    _, store = ingest.handler._dependencies()
+    with Stubber(store._ddb) as stubber, function_output(ingest.handler.logger) as output:
+        stubber.add_client_error("put_item", service_error_code="ValidationException", http_status_code=400)
+        status, body, headers = invoke(api_request(email_sent, token=TOKEN))
+
+    assert (status, body["error"]) == (422, "not_storable")
+    assert "retry-after" not in headers
+    assert '"level":"ERROR"' in output.getvalue() and "refused a checked event" in output.getvalue()
+    assert "Webhook_store_rejected" in output.getvalue()
+
+
+def test_an_event_over_the_item_budget_is_413_and_a_large_one_drops_its_raw_body(
+    aws: Aws, email_sent: dict[str, Any], monkeypatch: Any
+) -> None:
+    import random
+
+    monkeypatch.setenv("MAX_BODY_BYTES", str(600 * 1024))
+    ingest.handler._dependencies.cache_clear()
+    noise = random.Random(3).randbytes(200_000).hex()  # 400 KB of hex: compresses to about half
+
+    email_sent["data"]["scheduled_email"]["email_subject"] = noise[:300_000]
+    status, body, _ = invoke(api_request(email_sent, token=TOKEN))
+    assert (status, body["status"]) == (200, "accepted"), body
+    item = aws.event_item(KEY)
+    assert item is not None and item.get("rawTrimmed") == {"BOOL": True} and "rawZlib" not in item
+
+    email_sent["data"]["scheduled_email"]["id"] = 884599
+    email_sent["data"]["scheduled_email"]["email_subject"] = noise  # the normalised event alone is over budget
+    status, body, _ = invoke(api_request(email_sent, token=TOKEN))
+    assert (status, body["error"]) == (413, "event_too_large")
+    assert aws.dynamodb.scan(TableName="spillway-events-test")["Count"] == 1

@@ -8,12 +8,13 @@ from typing import Any
 
 import ingest.handler
 import processor.handler
-from spillway_core.domain import lead_pk
+from spillway_core.keys import Tenant, lead_pk, message_pk
 from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
+from tests.support.keys import key_of
 from tests.support.lambda_events import FakeContext, api_request, stream_event, stream_record
 
-KEY = "emailbison:EMAIL_SENT:884512"
+KEY = key_of(load_fixture("email_sent.json"))
 
 
 def ingest_event(payload: dict[str, Any]) -> str:
@@ -50,9 +51,11 @@ def test_email_sent_effect_is_applied_and_event_succeeds(aws: Aws, email_sent: d
     assert "sweepShard" not in event and "dueAt" not in event  # left the sweep index
     domain = domain_by_sk(aws)
     [message] = domain["MESSAGE"]
-    assert message["pk"]["S"] == "WS#12#MSG#OUT#SE#884512"
+    tenant = Tenant("emailbison", "send.example-outreach.com", "12")
+    assert message["pk"]["S"] == message_pk(tenant, "OUT", "SE", "884512")
+    assert message["pk"]["S"] == "WS#emailbison:send.example-outreach.com:12#MSG#OUT#SE#884512"
     [lead] = domain["LEAD"]
-    assert lead["pk"]["S"] == lead_pk("12", "jane.doe@prospect.example")
+    assert lead["pk"]["S"] == lead_pk(tenant, "jane.doe@prospect.example")
     assert lead["email"]["S"] == "jane.doe@prospect.example"
     assert lead["outboundCount"]["N"] == "1"
     assert lead["providerLeadId"]["S"] == "40211"
@@ -223,11 +226,12 @@ def test_failed_event_reaches_slack_as_one_message(aws: Aws, email_sent: dict[st
     with SlackStandIn() as slack:
         secret_arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString=slack.url)["ARN"]
         monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", secret_arn)
-        notifier.handler._webhook_url.cache_clear()
-        result = notifier.handler.lambda_handler({"Records": [{"body": alert_body}]}, FakeContext())
+        notifier.handler._secrets.cache_clear()
+        record = {"messageId": "m-1", "body": alert_body}
+        result = notifier.handler.lambda_handler({"Records": [record]}, FakeContext())
         [message] = slack.wait_for_messages(1, timeout_s=5)
 
-    assert result == {"sent": 1, "alerts": 1}
+    assert result == {"batchItemFailures": []}
     assert key in json.dumps(message)
     assert "jane" not in json.dumps(message).lower()
-    notifier.handler._webhook_url.cache_clear()
+    notifier.handler._secrets.cache_clear()

@@ -227,6 +227,9 @@ class FaultyWorld:
         items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
         alerts: dict[str, int] = {}
         for message in self.publisher.published:
+            # Alerts carry safe metadata only: never the lead's address or message text.
+            published = json.dumps(message).lower()
+            assert "prospect.example" not in published and "sounds interesting" not in published, message
             key = json.loads(message["Message"])["dedupe_key"]
             alerts[key] = alerts.get(key, 0) + 1
         return RunReport(

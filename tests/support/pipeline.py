@@ -15,14 +15,17 @@ from typing import Any
 
 from ingest.logic import ingest_webhook
 from processor.logic import ProcessorDeps, process_event
+from spillway_cli.tokens import binding, bindings_json
 from spillway_core.alerts import FailureAlert
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
 from spillway_core.http import WebhookRequest
 from spillway_core.settings import IngestSettings, ProcessorSettings
+from tests.support.scenario import WORKSPACE
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME
 
 TOKEN = "property-test-token"
+INBOXXIA_TOKEN = "property-test-token-inboxxia"
 BOOKKEEPING = frozenset({"version", "createdAt", "updatedAt", "appliedAt", "expiresAt"})
 
 
@@ -54,7 +57,15 @@ class InProcessPipeline:
         self.clock = 1_795_000_000_000
         self.alerts = CapturedAlerts()
         self.ingest_settings = IngestSettings.from_env(
-            {"EVENTS_TABLE": EVENTS_TABLE_NAME, "INGEST_TOKEN_SHA256S": hashlib.sha256(TOKEN.encode()).hexdigest()}
+            {
+                "EVENTS_TABLE": EVENTS_TABLE_NAME,
+                "INGEST_TOKEN_BINDINGS": bindings_json(
+                    {
+                        hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", [WORKSPACE]),
+                        hashlib.sha256(INBOXXIA_TOKEN.encode()).hexdigest(): binding("inboxxia", [WORKSPACE]),
+                    }
+                ),
+            }
         )
         self.events = EventStore(dynamodb, EVENTS_TABLE_NAME)
         self.deps = processor_deps(dynamodb, self.alerts, self.tick, seed)
@@ -67,7 +78,7 @@ class InProcessPipeline:
         request = WebhookRequest(
             provider=provider,
             headers={"content-type": "application/json"},
-            query={"token": TOKEN},
+            query={"token": TOKEN if provider == "emailbison" else INBOXXIA_TOKEN},
             body=json.dumps(payload).encode(),
         )
         response = ingest_webhook(request, self.ingest_settings, self.events, self.tick()).response

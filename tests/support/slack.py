@@ -10,7 +10,8 @@ from typing import Any
 
 
 class SlackStandIn:
-    def __init__(self) -> None:
+    def __init__(self, answer_status: int = 200) -> None:
+        self.answer_status = answer_status  # e.g. 400 or 500 to play a Slack that refuses
         self.messages: list[dict[str, Any]] = []
         self._received = threading.Condition()
         stand_in = self
@@ -18,6 +19,11 @@ class SlackStandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if stand_in.answer_status >= 300:
+                    self.send_response(stand_in.answer_status)
+                    self.end_headers()
+                    self.wfile.write(b"invalid_blocks")
+                    return
                 with stand_in._received:
                     stand_in.messages.append(json.loads(body))
                     stand_in._received.notify_all()

@@ -8,14 +8,18 @@ from typing import Any
 
 import pytest
 
-from ingest.logic import ingest_webhook, is_authorised, sweep_shard
-from spillway_core.errors import DuplicateEvent, StoreUnavailable
+from ingest.logic import authenticate, ingest_webhook, sweep_shard
+from spillway_cli.tokens import binding, bindings_json
+from spillway_core.errors import DuplicateEvent, StoreRejected, StoreUnavailable
 from spillway_core.event_store import NewEvent
 from spillway_core.http import WebhookRequest
 from spillway_core.settings import IngestSettings
+from tests.support.keys import key_of
 
 TOKEN = "correct-horse-battery-staple-0123456789"
 OLD_TOKEN = "previous-token-still-valid-during-rotation"
+OTHER_WORKSPACE_TOKEN = "a-token-for-workspace-13-only-0123456789"
+PINNED_INSTANCE_TOKEN = "a-token-pinned-to-another-instance-012345"
 NOW_MS = 1_795_000_000_000
 
 
@@ -26,7 +30,14 @@ def digest(token: str) -> str:
 SETTINGS = IngestSettings.from_env(
     {
         "EVENTS_TABLE": "events",
-        "INGEST_TOKEN_SHA256S": f"{digest(TOKEN)},{digest(OLD_TOKEN)}",
+        "INGEST_TOKEN_BINDINGS": bindings_json(
+            {
+                digest(TOKEN): binding("emailbison", ["12", "1"]),
+                digest(OLD_TOKEN): binding("emailbison", ["12", "1"]),  # rotation: both until the switch
+                digest(OTHER_WORKSPACE_TOKEN): binding("emailbison", ["13"]),
+                digest(PINNED_INSTANCE_TOKEN): binding("emailbison", ["12"], ["other.example-outreach.com"]),
+            }
+        ),
         "MAX_BODY_BYTES": "4096",
     }
 )
@@ -73,10 +84,10 @@ def test_valid_event_is_stored_once_and_accepted(email_sent: dict[str, Any]) -> 
     status, body, store = run(request(email_sent))
 
     assert status == 200
-    assert body == {"status": "accepted", "id": "emailbison:EMAIL_SENT:884512"}
+    assert body == {"status": "accepted", "id": key_of(email_sent)}
     assert len(store.puts) == 1
     stored = store.puts[0]
-    assert stored.dedupe_key == "emailbison:EMAIL_SENT:884512"
+    assert stored.dedupe_key == key_of(email_sent)
     assert stored.max_attempts == SETTINGS.max_attempts
     assert stored.expires_at_s == NOW_MS // 1000 + 14 * 86_400
     assert stored.pending_due_at_ms == NOW_MS + 300_000
@@ -97,6 +108,44 @@ def test_store_failure_is_503_with_retry_after_never_200(email_sent: dict[str, A
     assert response["statusCode"] == 503
     assert response["headers"]["retry-after"] == "5"
     assert json.loads(response["body"])["error"] == "store_unavailable"
+
+
+def test_a_permanent_store_error_is_422_never_503(email_sent: dict[str, Any]) -> None:
+    status, body, _ = run(request(email_sent), RecordingStore(StoreRejected("ValidationException")))
+
+    assert (status, body["error"]) == (422, "not_storable")
+
+
+@pytest.mark.parametrize(
+    ("token", "change", "expected"),
+    [
+        (OTHER_WORKSPACE_TOKEN, {}, 403),  # workspace 12's event with workspace 13's token
+        (OTHER_WORKSPACE_TOKEN, {"workspace_id": 13}, 200),
+        (TOKEN, {"workspace_id": 13}, 403),
+        (TOKEN, {"workspace_id": "12 "}, 200),  # the same workspace, as text with a space
+        (TOKEN, {"workspace_id": "012"}, 403),  # another id, not a number to compare
+        (PINNED_INSTANCE_TOKEN, {}, 403),  # the right workspace on another instance
+        (PINNED_INSTANCE_TOKEN, {"instance_url": "https://OTHER.example-outreach.com/x"}, 200),
+        (PINNED_INSTANCE_TOKEN, {"instance_url": None}, 403),  # pinned: an event must name its instance
+    ],
+)
+def test_a_token_writes_only_for_its_workspaces_and_instances(
+    email_sent: dict[str, Any], token: str, change: dict[str, Any], expected: int
+) -> None:
+    email_sent["event"].update(change)
+
+    status, body, store = run(request(email_sent, token=token))
+
+    assert status == expected, body
+    assert len(store.puts) == (1 if expected == 200 else 0)
+    if expected == 403:
+        assert body["error"] == "forbidden"
+
+
+def test_a_token_bound_to_one_provider_cannot_post_as_the_other(email_sent: dict[str, Any]) -> None:
+    status, body, store = run(request(email_sent, provider="inboxxia"))
+
+    assert (status, body["error"], store.puts) == (403, "forbidden", [])
 
 
 def test_token_in_header_and_rotated_token_are_accepted(email_sent: dict[str, Any]) -> None:
@@ -130,11 +179,41 @@ def test_authentication_comes_before_every_other_check() -> None:
         (request(b"{}", content_type="text/plain"), 415, "unsupported_media_type"),
         (request(b"{}", content_type=""), 415, "unsupported_media_type"),
         (request(b"{not json"), 400, "invalid_json"),
-        (request(b"\xff\xfe"), 400, "invalid_json"),
+        (request(b"\xff\xfe"), 400, "invalid_utf8"),
         (request(b"[1, 2]"), 400, "invalid_json"),
         (request(b'"a string"'), 400, "invalid_json"),
-        (request({"event": {"type": "EMAIL_SENT"}, "data": {}}), 422, "missing_dedupe_id"),
-        (request({"event": {"type": "EMAIL_SENT"}, "data": {"scheduled_email": {"id": True}}}), 422, "invalid_payload"),
+        (request(b"\xef\xbb\xbf\xff{}"), 400, "invalid_utf8"),
+        (request(b'{"event": {"type": "\\ud800"}}'), 400, "invalid_utf8"),
+        (request(b"[" * 2000 + b"]" * 2000), 400, "too_deeply_nested"),
+        (request(b'{"event": {"type": "X", "workspace_id": NaN}}'), 400, "invalid_json"),
+        (request({"event": {"type": "EMAIL_SENT"}, "data": {}}), 422, "missing_workspace"),
+        (request({"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {}}), 422, "missing_dedupe_id"),
+        (request({"event": {"type": "EMAIL_SENT", "workspace_id": "w" * 65}}), 422, "invalid_payload"),
+        (request({"event": {"type": "T" * 65, "workspace_id": 12}}), 422, "invalid_event_type"),
+        (
+            request({"event": {"type": "EMAIL_SENT", "workspace_id": 12, "instance_url": "https://a b"}}),
+            422,
+            "invalid_instance",
+        ),
+        (
+            request({"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": True}}}),
+            422,
+            "invalid_payload",
+        ),
+        (
+            request(
+                {"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": "a:b c"}}}
+            ),
+            422,
+            "invalid_payload",
+        ),
+        (
+            request(
+                {"event": {"type": "EMAIL_SENT", "workspace_id": 12}, "data": {"scheduled_email": {"id": "1" * 65}}}
+            ),
+            422,
+            "invalid_payload",
+        ),
     ],
 )
 def test_bad_input_gets_a_json_error_and_stores_nothing(req: WebhookRequest, status: int, code: str) -> None:
@@ -159,10 +238,16 @@ def test_body_at_the_limit_is_accepted(email_sent: dict[str, Any]) -> None:
     assert run(request(padded))[0] == 200
 
 
-def test_is_authorised_rejects_empty_configured_and_presented() -> None:
+def test_authenticate_rejects_empty_configured_and_presented() -> None:
     req = WebhookRequest(provider="emailbison", headers={}, query={}, body=b"")
 
-    assert not is_authorised(req, (digest(""),))
+    assert authenticate(req, {digest(""): binding_of("emailbison")}) is None
+
+
+def binding_of(provider: str) -> Any:
+    from spillway_core.settings import TokenBinding
+
+    return TokenBinding.model_validate(binding(provider, ["1"]))
 
 
 def test_sweep_shards_are_stable_and_spread() -> None:
@@ -182,7 +267,7 @@ def test_unknown_event_type_is_kept_as_ignored_and_answered_2xx() -> None:
     assert stored.status.value == "IGNORED"
     assert stored.sweep_shard is None and stored.pending_due_at_ms is None  # invisible to processor/sweeper
     assert stored.expires_at_s == NOW_MS // 1000 + 86_400
-    assert body["id"].startswith("emailbison:TAG_ATTACHED:sha256-")
+    assert body["id"].startswith("emailbison::1:TAG_ATTACHED:sha256-")
 
 
 @pytest.mark.parametrize(

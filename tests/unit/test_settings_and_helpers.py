@@ -17,19 +17,40 @@ from spillway_core.settings import IngestSettings
 VALID_DIGEST = "a" * 64
 
 
-def test_settings_need_table_and_valid_digests() -> None:
-    with pytest.raises(ValidationError):
-        IngestSettings.from_env({"INGEST_TOKEN_SHA256S": VALID_DIGEST})
-    with pytest.raises(ValidationError):
-        IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_SHA256S": ""})
-    with pytest.raises(ValidationError):
-        IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_SHA256S": "not-a-digest"})
+BINDING = '{"provider": "emailbison", "workspaces": [12]}'
 
 
-def test_settings_parse_several_digests_and_defaults() -> None:
-    settings = IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_SHA256S": f" {VALID_DIGEST} , {'B' * 64} "})
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"INGEST_TOKEN_BINDINGS": f'{{"{VALID_DIGEST}": {BINDING}}}'},  # no table
+        {"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": ""},
+        {"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": "{}"},
+        {"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": f'{{"not-a-digest": {BINDING}}}'},
+        {"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": f'{{"{VALID_DIGEST}": {{"provider": "emailbison"}}}}'},
+        {"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": f'{{"{VALID_DIGEST}": {{"provider": "x", "workspaces": []}}}}'},
+        {"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": f'{{"{VALID_DIGEST}": {{"workspaces": ["1"]}}}}'},
+    ],
+)
+def test_settings_need_table_and_valid_bindings(env: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        IngestSettings.from_env(env)
+
+
+def test_settings_parse_several_bindings_and_defaults() -> None:
+    settings = IngestSettings.from_env(
+        {
+            "EVENTS_TABLE": "t",
+            "INGEST_TOKEN_BINDINGS": f'{{" {VALID_DIGEST} ": {BINDING}, "{"B" * 64}": '
+            '{"provider": "inboxxia", "workspaces": ["7", 8], "instances": ["App.Inboxxia.example"]}}',
+        }
+    )
 
     assert settings.token_sha256s == (VALID_DIGEST, "b" * 64)
+    assert settings.token_bindings["b" * 64].allows("inboxxia", "app.inboxxia.example", "8")
+    assert not settings.token_bindings["b" * 64].allows("inboxxia", "other.example", "8")
+    assert settings.token_bindings[VALID_DIGEST].allows("emailbison", "", "12")
+    assert not settings.token_bindings[VALID_DIGEST].allows("inboxxia", "", "12")
     assert settings.max_body_bytes == 256 * 1024
     assert settings.retry_after_seconds == 5
 

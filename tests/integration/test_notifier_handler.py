@@ -1,0 +1,105 @@
+"""The notifier against Secrets Manager (moto) and a local Slack stand-in: nothing is acknowledged
+until Slack took it, and the webhook URL never reaches a log line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+import notifier.handler
+from tests.support.capture import function_output
+from tests.support.lambda_events import FakeContext
+from tests.support.slack import SlackStandIn
+from tests.unit.test_notifier import FAILED
+
+RECORDS = [{"messageId": f"m-{n}", "body": json.dumps(FAILED)} for n in range(3)]
+ALL_FAILED = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in RECORDS]}
+
+
+class Secret:
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    def set(self, value: str) -> None:
+        boto3.client("secretsmanager").put_secret_value(SecretId=self.arn, SecretString=value)
+
+
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[Secret]:
+    with mock_aws():
+        arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString="not-configured")["ARN"]
+        monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+        # A warm container reads the secret again after its max age; 0 here plays "later".
+        monkeypatch.setattr(notifier.handler, "SECRET_MAX_AGE_SECONDS", 0)
+        notifier.handler._secrets.cache_clear()
+        yield Secret(arn)
+        notifier.handler._secrets.cache_clear()
+
+
+def invoke(output: list[str] | None = None) -> dict[str, Any]:
+    with function_output(notifier.handler.logger) as buffer:
+        result = notifier.handler.lambda_handler({"Records": RECORDS}, FakeContext())
+    if output is not None:
+        output.append(buffer.getvalue())
+    return result
+
+
+def test_alerts_wait_while_unconfigured_and_are_delivered_once_configured(secret: Secret) -> None:
+    with SlackStandIn() as slack:
+        assert invoke() == ALL_FAILED  # the placeholder: nothing acknowledged, nothing posted
+        assert slack.messages == []
+
+        secret.set(slack.url)  # the operator sets the URL; the same warm container picks it up
+        assert invoke() == {"batchItemFailures": []}
+        [message] = slack.wait_for_messages(1, timeout_s=5)
+
+    assert "3 alerts in one burst" in json.dumps(message)
+
+
+@pytest.mark.parametrize("status", [400, 404, 500])
+def test_a_slack_that_refuses_leaves_the_alerts_queued_and_the_url_out_of_logs(secret: Secret, status: int) -> None:
+    output: list[str] = []
+    with SlackStandIn(answer_status=status) as slack:
+        secret.set(slack.url)
+        assert invoke(output) == ALL_FAILED
+
+    assert "Slack did not take the alerts" in output[0]
+    assert "SlackRejected" in output[0]  # the metric
+    assert slack.url not in output[0] and "/services/" not in output[0]
+
+
+@pytest.mark.parametrize(
+    "bad_url",
+    [
+        "hooks.slack.com/services/T0SECRET/B0SECRET/XSECRETXSECRET",  # no scheme
+        "http://hooks.slack.com/services/T0SECRET/B0SECRET/XSECRETXSECRET",
+        "https://evil.example/services/T0SECRET/B0SECRET/XSECRETXSECRET",
+    ],
+)
+def test_a_secret_that_is_not_a_slack_url_leaves_alerts_queued_and_is_never_logged(
+    secret: Secret, bad_url: str
+) -> None:
+    secret.set(bad_url)
+    output: list[str] = []
+
+    assert invoke(output) == ALL_FAILED
+    assert "does not hold an https Slack incoming-webhook URL" in output[0]
+    assert "SECRET" not in output[0]
+
+
+def test_an_unreachable_slack_leaves_alerts_queued_without_the_url(
+    secret: Secret,
+) -> None:
+    with SlackStandIn() as slack:
+        url = slack.url
+    secret.set(url)  # the stand-in is gone: connection refused
+    output: list[str] = []
+
+    assert invoke(output) == ALL_FAILED
+    assert "Slack did not take the alerts" in output[0]
+    assert url not in output[0] and "/services/" not in output[0]

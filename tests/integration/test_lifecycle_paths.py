@@ -151,9 +151,9 @@ def test_a_worker_that_lost_its_lease_skips_failing_the_event_and_sends_no_alert
         world.sweeper("sweeper", after_ms=world.deps.settings.lease_seconds * 1000 + 1),
         world.worker("w2", key, ready=world.when_pending_again(key)),
     ]
-    # w1 claims and is about to record FAILED; the lease runs out, the sweeper releases the event,
-    # w2 claims it and fails it; then w1 tries to record its outcome.
-    outcome = world.run(actors, scripted("w1", "sweeper", "sweeper", "sweeper", "w2", "w2", "w2", "w2", "w1"))
+    # w1 claims and is about to record FAILED; the lease runs out, the sweeper releases the event and
+    # w2 claims it; w1 now tries to record its outcome, then w2 fails the event.
+    outcome = world.run(actors, scripted("w1", "sweeper", "sweeper", "sweeper", "w2", "w1"))
 
     assert outcome.results == {"w1": "skipped", "sweeper": outcome.results["sweeper"], "w2": "failed"}
     assert outcome.alerts_by_key == {key: 1}

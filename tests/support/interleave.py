@@ -24,6 +24,7 @@ import contextlib
 import json
 import random
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,8 +37,8 @@ from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES, EventStatus
 from sweeper.logic import sweep
 from tests.support.faults import FaultPlan, FaultyClient, Killed
-from tests.support.pipeline import InProcessPipeline, processor_deps
-from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
+from tests.support.pipeline import BOOKKEEPING, InProcessPipeline, processor_deps
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, recreate_tables
 
 START_MS = 1_795_000_000_000
 SWEEP_PERIOD_MS = 60_000
@@ -172,6 +173,43 @@ class ObservedClient:
         return call
 
 
+class MotoView:
+    """Reads and empties moto's tables in memory: the harness's own look-ups make no API call, so a
+    schedule costs little more than the calls its actors make."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        self._backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+
+    def has_tables(self) -> bool:
+        return {EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME} <= set(self._backend.tables)
+
+    def empty(self) -> None:
+        for name in (EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME):
+            table = self._backend.get_table(name)
+            table.items = defaultdict(dict)
+            if getattr(table, "stream_shard", None) is not None:
+                table.stream_shard.items = []
+
+    def items(self, table: str) -> list[dict[str, Any]]:
+        return [dict(item.to_json()["Attributes"]) for item in self._backend.get_table(table).all_items()]
+
+    def event(self, key: str) -> dict[str, Any]:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        item = self._backend.get_table(EVENTS_TABLE_NAME).get_item(DynamoType({"S": key}))
+        return dict(item.to_json()["Attributes"]) if item else {}
+
+    def domain(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every domain item, without bookkeeping attributes (versions, wall-clock stamps)."""
+        return {
+            (item["pk"]["S"], item["sk"]["S"]): {k: v for k, v in item.items() if k not in BOOKKEEPING}
+            for item in self.items(DOMAIN_TABLE_NAME)
+        }
+
+
 class RecordingSns:
     exceptions = None
     meta = None
@@ -201,7 +239,11 @@ class World:
     """One schedule's world: fresh tables, a virtual clock, and actors over gated clients."""
 
     def __init__(self, dynamodb: Any, plan: FaultPlan | None = None, processor: Processor = process_event) -> None:
-        recreate_tables(dynamodb)
+        self.view = MotoView()
+        if self.view.has_tables():
+            self.view.empty()
+        else:
+            recreate_tables(dynamodb)
         self.dynamodb = dynamodb
         self.processor = processor
         self.scheduler = Scheduler()
@@ -223,6 +265,7 @@ class World:
         self.quiet_alerts = AlertPublisher(self.sns, "arn:alerts")
         self.quiet_deps = processor_deps(ObservedClient(dynamodb, self), self.quiet_alerts, self.now, seed=11)
         self.drained_by = 0
+        self.outside_owner = "set-up"  # the lease owner of the harness's own processor runs
 
     # --- time ---------------------------------------------------------------------------------------
 
@@ -245,8 +288,7 @@ class World:
         return str(body["id"])
 
     def event(self, key: str) -> dict[str, Any]:
-        item = self.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}}, ConsistentRead=True)
-        return dict(item.get("Item", {}))
+        return self.view.event(key)
 
     def status(self, key: str) -> str:
         return str(self.event(key).get("status", {}).get("S", ""))
@@ -267,7 +309,7 @@ class World:
     def process_quietly(self, key: str) -> None:
         """One ungated, fault-free delivery (for set-ups); a Lambda error is left to the sweeper."""
         with contextlib.suppress(Exception):  # the state it leaves is what the set-up wants
-            self.processor(key, "set-up", self.quiet_deps)
+            self.processor(key, self.outside_owner, self.quiet_deps)
 
     def sweeper(self, name: str, after_ms: int) -> Actor:
         def body() -> Any:
@@ -291,7 +333,7 @@ class World:
         if not after or before == after:
             return
         actor = self.scheduler.current()
-        writer = actor.owner if actor else f"drain-{self.drained_by}"
+        writer = actor.owner if actor else self.outside_owner
         old, new = before.get("status", {}).get("S"), after["status"]["S"]
         key = after["pk"]["S"]
         if old == EventStatus.RUNNING and new in OUTCOMES and writer is not None:
@@ -314,10 +356,10 @@ class World:
         for message in self.sns.published:
             key = json.loads(message["Message"])["dedupe_key"]
             alerts[key] = alerts.get(key, 0) + 1
-        items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
+        items = self.view.items(EVENTS_TABLE_NAME)
         return Outcome(
             statuses={i["pk"]["S"]: i["status"]["S"] for i in items},
-            domain=self.pipeline.domain_state(),
+            domain=self.view.domain(),
             alerts_by_key=alerts,
             violations=self.violations,
             trace=self.scheduler.trace,
@@ -328,12 +370,13 @@ class World:
         """The stream delivers every PENDING event; the sweeper runs once a minute; until nothing is owed."""
         store = self.quiet_deps.events
         for _ in range(max_steps):
-            items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
+            items = self.view.items(EVENTS_TABLE_NAME)
             pending = sorted(i["pk"]["S"] for i in items if i["status"]["S"] == EventStatus.PENDING)
             if pending:
                 self.drained_by += 1
+                self.outside_owner = f"drain-{self.drained_by}"
                 with contextlib.suppress(Exception):  # the stream retries; the sweeper repairs
-                    self.processor(pending[0], f"drain-{self.drained_by}", self.quiet_deps)
+                    self.processor(pending[0], self.outside_owner, self.quiet_deps)
                 continue
             if not any(i["status"]["S"] in LIVE_STATUSES or "alertPending" in i for i in items):
                 return

@@ -17,13 +17,19 @@ modules=${MODULES:-"spillway_core/event_store processor/logic sweeper/logic spil
 jobs=${MUTATION_JOBS:-2}
 mutmut=${MUTMUT:-$root/.venv/bin/mutmut}
 
-# The tests each module is judged by: fast, deterministic tests that reach the module's code.
+# The tests each module is judged by: fast, deterministic tests that reach the module's code. Of the
+# interleaving harness, only the scenarios that a module's races need (each checks every schedule).
 scope_of() {
   local common='"tests/unit", "tests/integration/test_processor_handler.py", "tests/integration/test_sweeper.py"'
-  local lifecycle='"tests/integration/test_lifecycle_paths.py", "tests/integration/test_interleavings.py"'
+  local harness="tests/integration/test_interleavings.py"
+  local failures="\"tests/integration/test_lifecycle_paths.py\", \"$harness::test_a_stale_worker_fails_an_event_another_worker_now_owns\", \"$harness::test_a_worker_the_sweeper_and_a_replay_on_one_failed_event\""
+  local lease_race="\"$harness::test_two_workers_on_one_event_with_the_lease_expiring_in_between\""
+  local lead_race="\"$harness::test_two_events_of_one_lead\""
   case "$1" in
-    spillway_core/event_store) echo "$common, \"tests/integration/test_ingest_handler.py\", $lifecycle" ;;
-    processor/logic | sweeper/logic | spillway_core/domain_store) echo "$common, $lifecycle" ;;
+    spillway_core/event_store) echo "$common, \"tests/integration/test_ingest_handler.py\", $failures, $lease_race" ;;
+    sweeper/logic) echo "$common, $failures" ;;
+    processor/logic) echo "$common, $failures, $lead_race" ;;
+    spillway_core/domain_store) echo "$common, $failures, $lead_race, $lease_race" ;;
     *) echo "$common" ;;
   esac
 }
@@ -40,7 +46,7 @@ for module in $modules; do
   cp "$root/pyproject.toml" "$stage/pyproject.toml"
   # Only the files that exist (the test scope names the lifecycle suites, which may not be there yet).
   scope=$(scope_of "$module" | tr ',' '\n' | tr -d ' "' | while read -r path; do
-    if [ -e "$stage/$path" ]; then printf '"%s", ' "$path"; fi
+    if [ -e "$stage/${path%%::*}" ]; then printf '"%s", ' "$path"; fi
   done)
   cat >>"$stage/pyproject.toml" <<EOF
 

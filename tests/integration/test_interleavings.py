@@ -124,16 +124,18 @@ def test_two_workers_on_one_event_of_a_lead_with_the_lease_expiring_in_between(d
     assert len(traces) > 20
 
 
-def test_two_events_of_one_lead_and_one_message(dynamodb: Any) -> None:
-    """A reply and its interested-marking: one lead, one inbound message, two events at once."""
+def test_two_events_of_one_lead(dynamodb: Any) -> None:
+    """A reply and an open of one lead that an earlier send created: the lead is all they share, so
+    only its version condition keeps one from overwriting the other's update."""
 
     def scenario(world: World) -> list[Actor]:
-        replied, interested = world.ingest(EVENTS["replied"]), world.ingest(EVENTS["interested"])
-        return [world.worker("w-replied", replied), world.worker("w-interested", interested)]
+        world.process_quietly(world.ingest(EVENTS["sent_a"]))
+        replied, opened = world.ingest(EVENTS["replied"]), world.ingest(EVENTS["open_a1"])
+        return [world.worker("w-replied", replied), world.worker("w-opened", opened)]
 
     traces = explore_all(dynamodb, "two events of one lead", scenario)
     # Both read the lead before either wrote: one write is refused and folds again.
-    assert any(t.count("w-replied:transact_get_items") + t.count("w-interested:transact_get_items") > 2 for t in traces)
+    assert any(t.count("w-replied:transact_get_items") + t.count("w-opened:transact_get_items") > 2 for t in traces)
 
 
 def test_two_opens_of_one_message_without_a_lead(dynamodb: Any) -> None:

@@ -184,3 +184,44 @@ def test_a_sweeper_whose_publish_fails_keeps_the_alert_owed(dynamodb: Any) -> No
     assert world.sweep_at(due + 60_000).alerts_resent == 1
     assert world.alerted_keys() == [key]
     assert {"alertPending", "dueAt", "sweepShard"}.isdisjoint(world.item(key))
+
+
+def test_overlapping_sweeps_repair_each_event_once_and_count_the_races_they_lost(dynamodb: Any) -> None:
+    """Two sweeper runs read the same due events; the first repairs them, the second loses every race."""
+    world = World(dynamodb)
+    lease_ms = world.deps.settings.lease_seconds * 1000
+    expired = [world.ingest(EVENTS[name]) for name in ("sent_a", "open_a1")]
+    failed = [world.ingest(EVENTS[name]) for name in ("replied", "bounced")]
+    for key in failed:
+        Lifecycle(dynamodb).poison(key)
+    world.sns.down = True
+    for key in expired + failed:  # the first two die holding their lease; the others FAILED, alert lost
+        if key in expired:
+            assert world.quiet_deps.events.claim(key, "doomed", world.now(), lease_ms) is not None
+        else:
+            world.process_quietly(key)
+    world.sns.down = False
+    actors = [world.sweeper("s1", after_ms=lease_ms + 60_000), world.sweeper("s2", after_ms=0)]
+
+    outcome = world.run(actors, scripted("s1", "s2", "s1", "s2"))  # both wait, then both query
+
+    first, second = outcome.results["s1"], outcome.results["s2"]
+    assert (dict(first.woken), first.alerts_resent, first.lost_races) == ({"RUNNING": 2}, 2, 0)
+    assert (dict(second.woken), second.alerts_resent, second.lost_races) == ({}, 0, 4)
+    assert not first.budget_exhausted and first.remaining_due == 0
+    assert outcome.violations == []
+    # The second run published the alerts again before it found them confirmed: at least once, at most twice.
+    assert outcome.alerts_by_key == dict.fromkeys(failed, 2)
+
+
+def test_a_sweep_out_of_budget_counts_what_it_left(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    keys = [world.ingest(name) for name in ("sent_a", "sent_b", "open_a1")]
+    grace_over = max(int(world.item(key)["dueAt"]["N"]) for key in keys)  # every grace period is over
+    world.sweeper_settings = world.sweeper_settings.model_copy(update={"max_items_per_run": 2})
+
+    report = world.sweep_at(grace_over)
+
+    assert (sum(report.woken.values()), report.remaining_due, report.budget_exhausted) == (2, 1, True)
+    assert world.sweep_at(grace_over + 1).woken == {"PENDING": 1}
+    assert {world.item(key)["status"]["S"] for key in keys} == {"PENDING"}

@@ -336,6 +336,9 @@ class World:
         writer = actor.owner if actor else self.outside_owner
         old, new = before.get("status", {}).get("S"), after["status"]["S"]
         key = after["pk"]["S"]
+        for name in ("updatedAt", "dueAt", "leaseExpiresAt", "runAt", "completedAt"):
+            if name in after and not after[name].get("N", "").isdigit():
+                self.violations.append(f"{key}: {name} is not a time: {after[name]}")
         if old == EventStatus.RUNNING and new in OUTCOMES and writer is not None:
             holder = before.get("leaseOwner", {}).get("S")
             if holder != writer:

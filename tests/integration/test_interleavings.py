@@ -26,7 +26,7 @@ from tests.support.tables import EVENTS_TABLE_NAME
 
 LEASE_MS = 45_000  # the processor's default lease (ProcessorSettings.lease_seconds)
 ALERT_RETRY_MS = 60_000
-RANDOM_SCHEDULES = 60
+RANDOM_SCHEDULES = 40
 # A scenario: set-up on a fresh world, then the actors to interleave.
 Scenario = Callable[[World], list[Actor]]
 SCHEDULES_EXPLORED: dict[str, int] = {}
@@ -113,15 +113,12 @@ def stalled_worker_and_a_second_one(payload: dict[str, Any]) -> Scenario:
 
 def test_two_workers_on_one_event_with_the_lease_expiring_in_between(dynamodb: Any) -> None:
     # An open with no lead: only its effect marker stops a second worker from counting it again.
-    count = explore_all(
-        dynamodb, "lease expiry, open without lead", stalled_worker_and_a_second_one(without_lead("open_a1"))
-    )
-    assert count > 20
-
-
-def test_two_workers_on_one_event_of_a_lead_with_the_lease_expiring_in_between(dynamodb: Any) -> None:
-    traces = explore_all(dynamodb, "lease expiry, reply", stalled_worker_and_a_second_one(EVENTS["replied"]))
-    assert len(traces) > 20
+    scenario = stalled_worker_and_a_second_one(without_lead("open_a1"))
+    traces = explore_all(dynamodb, "lease expiry, open without lead", scenario)
+    # The race it is named for was run: w2 claimed before the stalled w1 wrote its effect, and the
+    # other way round.
+    assert any(steps_in_order(t, "w2:update_item", "w1:transact_write_items") for t in traces)
+    assert any(steps_in_order(t, "w1:transact_write_items", "w2:transact_get_items") for t in traces)
 
 
 def test_two_events_of_one_lead(dynamodb: Any) -> None:

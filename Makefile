@@ -10,7 +10,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: run test setup lint unit integration infra e2e bench clean
+.PHONY: run test setup lint unit integration infra e2e bench mutation clean
 
 run: setup
 	.venv/bin/spillway local up $(ARGS)
@@ -46,8 +46,12 @@ lint: setup
 bench: setup
 	.venv/bin/python -m bench.run $(ARGS)
 
+# Mutation testing of the lifecycle and effect modules (not part of CI; see docs/mutation.md).
+mutation: setup
+	tools/mutation.sh
+
 unit integration infra e2e: setup
 	.venv/bin/pytest tests/$@
 
 clean:
-	rm -rf .tools .venv .venv-emulator node_modules .build cdk.out cdk.*.out
+	rm -rf .tools .venv .venv-emulator node_modules .build cdk.out cdk.*.out .mutation

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 import ingest.handler
+from ingest.logic import event_to_store
+from spillway_core.errors import StoreUnavailable
 from spillway_core.event_store import decode_raw_body
+from spillway_core.http import WebhookRequest
+from spillway_core.payloads import event_type_of, tenant_of
 from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
 from tests.support.keys import key_of
@@ -20,6 +26,18 @@ KEY = key_of(load_fixture("email_sent.json"))
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
     response = ingest.handler.lambda_handler(event, FakeContext())
     return response["statusCode"], json.loads(response["body"]), response["headers"]
+
+
+def webhook_request(payload: dict[str, Any]) -> WebhookRequest:
+    return WebhookRequest(
+        provider="emailbison", headers={"content-type": "application/json"}, query={}, body=json.dumps(payload).encode()
+    )
+
+
+def new_event_of(payload: dict[str, Any], settings: Any) -> Any:
+    request = webhook_request(payload)
+    event_type, tenant = event_type_of(payload), tenant_of(request.provider, payload)
+    return event_to_store(request, payload, event_type, tenant, settings, 1_795_000_000_000)
 
 
 def test_accepted_event_is_one_conditional_put(aws: Aws, email_sent: dict[str, Any]) -> None:
@@ -77,11 +95,26 @@ def test_missing_table_is_503_not_200(aws: Aws, email_sent: dict[str, Any], monk
     assert headers["retry-after"] == "5"
 
 
+def throttle(stubber: Stubber) -> None:
+    # The stubber wants the client's method name: an operation name ("PutItem") matches nothing,
+    # and the call then fails with a BotoCoreError, which would reach the other 503 branch.
+    stubber.add_client_error(
+        "put_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+    )
+
+
 def test_throttled_put_is_503_with_retry_after(aws: Aws, email_sent: dict[str, Any]) -> None:
-    _, store = ingest.handler._dependencies()
+    settings, store = ingest.handler._dependencies()
     with Stubber(store._ddb) as stubber:
-        stubber.add_client_error("put_item", service_error_code="ProvisionedThroughputExceededException")
+        throttle(stubber)
         status, _, headers = invoke(api_request(email_sent, token=TOKEN))
+        stubber.assert_no_pending_responses()  # the put was answered by the throttling error
+        # The same call through the store: the throttling branch itself, not the BotoCoreError one.
+        throttle(stubber)
+        with pytest.raises(StoreUnavailable) as raised:
+            store.put_new(new_event_of(email_sent, settings))
+        assert str(raised.value) == "ProvisionedThroughputExceededException"
+        assert isinstance(raised.value.__cause__, ClientError)
 
     assert status == 503
     assert headers["retry-after"] == "5"

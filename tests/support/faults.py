@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from processor.logic import process_event
 from spillway_core.alerts import AlertPublisher
+from spillway_core.domain import effect_marker_pk
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES
 from sweeper.logic import sweep
@@ -87,7 +88,7 @@ class FaultyClient:
 
     def _targets_persistent(self, kwargs: dict[str, Any]) -> bool:
         first = kwargs.get("TransactItems", [{}])[0].get("Put", {}).get("Item", {}).get("pk", {}).get("S", "")
-        return any(first == f"EFFECT#{key}" for key in self._plan.persistent_for)
+        return any(first == effect_marker_pk(key) for key in self._plan.persistent_for)
 
 
 class CapturedPublisher(AlertPublisher):

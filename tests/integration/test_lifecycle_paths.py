@@ -1,0 +1,227 @@
+"""Every failure path of the lifecycle pinned at its own branch, with items as the code writes them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from processor.logic import process_event
+from spillway_core.alerts import AlertPublisher
+from spillway_core.errors import StoreUnavailable
+from spillway_core.settings import SweeperSettings
+from spillway_core.status import EventStatus
+from sweeper.logic import sweep
+from tests.support.faults import FaultPlan, FaultyClient
+from tests.support.interleave import RecordingSns, World, scripted
+from tests.support.pipeline import InProcessPipeline, processor_deps
+from tests.support.scenario import EVENTS
+from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
+
+
+@pytest.fixture(scope="module")
+def moto_dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def dynamodb(moto_dynamodb: Any) -> Any:
+    recreate_tables(moto_dynamodb)
+    return moto_dynamodb
+
+
+class Lifecycle:
+    """The real pipeline over moto with a clock the test moves, SNS captured (and breakable)."""
+
+    def __init__(self, dynamodb: Any, plan: FaultPlan | None = None) -> None:
+        self.dynamodb = dynamodb
+        self.pipeline = InProcessPipeline(dynamodb)
+        self.clock = self.pipeline.clock
+        self.sns = RecordingSns()
+        alerts = AlertPublisher(self.sns, "arn:alerts")
+        client = FaultyClient(dynamodb, plan) if plan else dynamodb
+        self.deps = processor_deps(client, alerts, self.now, seed=3)
+        self.sweeper_settings = SweeperSettings.from_env({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "x"})
+        self.alerts = alerts
+
+    def now(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def ingest(self, name: str) -> str:
+        self.pipeline.clock = self.clock
+        status, body = self.pipeline.post(EVENTS[name])
+        assert status == 200, body
+        return str(body["id"])
+
+    def item(self, key: str) -> dict[str, Any]:
+        item = self.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}}, ConsistentRead=True)
+        return dict(item["Item"])
+
+    def sweep_at(self, now_ms: int) -> Any:
+        self.clock = max(self.clock, now_ms)
+        return sweep(self.deps.events, self.alerts, self.sweeper_settings, now_ms)
+
+    def poison(self, key: str) -> None:
+        self.dynamodb.update_item(
+            TableName=EVENTS_TABLE_NAME,
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET normalised = :bad",
+            ExpressionAttributeValues={":bad": {"S": "{}"}},
+        )
+
+    def alerted_keys(self) -> list[str]:
+        return [json.loads(m["Message"])["dedupe_key"] for m in self.sns.published]
+
+
+def test_a_persistent_failure_gets_exactly_max_attempts_then_fails_with_its_error_class(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("sent_a")
+    # Every domain write of this event fails (an outage that outlasts every retry).
+    world.deps = processor_deps(
+        FaultyClient(dynamodb, FaultPlan(persistent_for=frozenset({key}))), world.alerts, world.now, seed=3
+    )
+    max_attempts = int(world.item(key)["maxAttempts"]["N"])
+    outcomes = []
+    for attempt in range(1, max_attempts + 1):
+        outcomes.append(process_event(key, f"worker-{attempt}", world.deps))
+        item = world.item(key)
+        assert item["attempts"]["N"] == str(attempt)
+        if attempt < max_attempts:
+            assert item["status"]["S"] == EventStatus.RETRY_WAIT
+            due = int(item["dueAt"]["N"])
+            assert world.sweep_at(due).woken == {"RETRY_WAIT": 1}  # its backoff is over: back to PENDING
+
+    assert outcomes == ["retry"] * (max_attempts - 1) + ["failed"]
+    item = world.item(key)
+    assert max_attempts == 8
+    assert (item["status"]["S"], item["attempts"]["N"]) == ("FAILED", "8")
+    assert item["errorClass"]["S"] == "RetryableProcessingError"
+    [alert] = [json.loads(m["Message"]) for m in world.sns.published]
+    assert (alert["dedupe_key"], alert["attempts"], alert["error_class"]) == (key, 8, "RetryableProcessingError")
+
+
+def test_an_event_that_keeps_killing_its_processor_fails_once_its_attempts_are_used_up(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("open_a1")
+    lease_ms = world.deps.settings.lease_seconds * 1000
+    for attempt in range(1, 9):  # eight claims, each processor dying before it records anything
+        claimed = world.deps.events.claim(key, f"doomed-{attempt}", world.now(), lease_ms)
+        assert claimed is not None and claimed.attempts == attempt
+        assert world.sweep_at(world.clock + lease_ms).woken == {"RUNNING": 1}
+
+    assert process_event(key, "ninth", world.deps) == "failed"
+    item = world.item(key)
+    assert (item["status"]["S"], item["attempts"]["N"], item["errorClass"]["S"]) == ("FAILED", "9", "AttemptsExhausted")
+    assert world.pipeline.domain_state() == {}  # the effect never ran
+    assert world.alerted_keys() == [key]
+
+
+def test_the_claim_is_due_at_its_lease_expiry_and_the_sweeper_leaves_a_live_lease_alone(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("replied")
+    lease_ms = world.deps.settings.lease_seconds * 1000
+    claimed_at = world.now()
+
+    assert world.deps.events.claim(key, "worker", claimed_at, lease_ms) is not None
+
+    item = world.item(key)
+    assert item["leaseExpiresAt"]["N"] == item["dueAt"]["N"] == str(claimed_at + lease_ms)
+    assert "sweepShard" in item  # still in the sweep index, in case the worker dies
+    live = world.sweep_at(claimed_at + lease_ms - 1)
+    assert (sum(live.woken.values()), live.lost_races) == (0, 0)
+    assert world.item(key)["status"]["S"] == "RUNNING"
+    assert world.item(key)["leaseOwner"]["S"] == "worker"
+    assert world.sweep_at(claimed_at + lease_ms).woken == {"RUNNING": 1}
+    assert world.item(key)["status"]["S"] == "PENDING"
+
+
+def test_a_worker_that_lost_its_lease_skips_failing_the_event_and_sends_no_alert(dynamodb: Any) -> None:
+    """w1 fails a poison event after its lease ran out and w2 took it over: only w2 records and alerts."""
+    world = World(dynamodb)
+    key = world.ingest(EVENTS["replied"])
+    Lifecycle(dynamodb).poison(key)
+    actors = [
+        world.worker("w1", key),
+        world.sweeper("sweeper", after_ms=world.deps.settings.lease_seconds * 1000 + 1),
+        world.worker("w2", key, ready=world.when_pending_again(key)),
+    ]
+    # w1 claims and is about to record FAILED; the lease runs out, the sweeper releases the event and
+    # w2 claims it; w1 now tries to record its outcome, then w2 fails the event.
+    outcome = world.run(actors, scripted("w1", "sweeper", "sweeper", "sweeper", "w2", "w1"))
+
+    assert outcome.results == {"w1": "skipped", "sweeper": outcome.results["sweeper"], "w2": "failed"}
+    assert outcome.alerts_by_key == {key: 1}
+    assert outcome.violations == []
+    assert outcome.statuses == {key: "FAILED"}
+
+
+def test_a_sweeper_whose_publish_fails_keeps_the_alert_owed(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("replied")
+    world.poison(key)
+    world.sns.down = True
+    with pytest.raises(StoreUnavailable):
+        process_event(key, "worker", world.deps)  # FAILED recorded, its alert lost
+    owed = world.item(key)
+    assert owed["status"]["S"] == "FAILED" and owed["alertPending"]["BOOL"] is True
+    due = int(owed["dueAt"]["N"])
+    assert due == int(owed["completedAt"]["N"]) + world.deps.settings.alert_retry_seconds * 1000
+
+    with pytest.raises(StoreUnavailable):
+        world.sweep_at(due)  # SNS still down
+
+    still_owed = world.item(key)
+    assert still_owed["alertPending"] == {"BOOL": True}
+    assert (still_owed["dueAt"], still_owed["sweepShard"]) == (owed["dueAt"], owed["sweepShard"])
+    assert world.sns.published == []
+    world.sns.down = False
+    assert world.sweep_at(due + 60_000).alerts_resent == 1
+    assert world.alerted_keys() == [key]
+    assert {"alertPending", "dueAt", "sweepShard"}.isdisjoint(world.item(key))
+
+
+def test_overlapping_sweeps_repair_each_event_once_and_count_the_races_they_lost(dynamodb: Any) -> None:
+    """Two sweeper runs read the same due events; the first repairs them, the second loses every race."""
+    world = World(dynamodb)
+    lease_ms = world.deps.settings.lease_seconds * 1000
+    expired = [world.ingest(EVENTS[name]) for name in ("sent_a", "open_a1")]
+    failed = [world.ingest(EVENTS[name]) for name in ("replied", "bounced")]
+    for key in failed:
+        Lifecycle(dynamodb).poison(key)
+    world.sns.down = True
+    for key in expired + failed:  # the first two die holding their lease; the others FAILED, alert lost
+        if key in expired:
+            assert world.quiet_deps.events.claim(key, "doomed", world.now(), lease_ms) is not None
+        else:
+            world.process_quietly(key)
+    world.sns.down = False
+    actors = [world.sweeper("s1", after_ms=lease_ms + 60_000), world.sweeper("s2", after_ms=0)]
+
+    outcome = world.run(actors, scripted("s1", "s2", "s1", "s2"))  # both wait, then both query
+
+    first, second = outcome.results["s1"], outcome.results["s2"]
+    assert (dict(first.woken), first.alerts_resent, first.lost_races) == ({"RUNNING": 2}, 2, 0)
+    assert (dict(second.woken), second.alerts_resent, second.lost_races) == ({}, 0, 4)
+    assert not first.budget_exhausted and first.remaining_due == 0
+    assert outcome.violations == []
+    # The second run published the alerts again before it found them confirmed: at least once, at most twice.
+    assert outcome.alerts_by_key == dict.fromkeys(failed, 2)
+
+
+def test_a_sweep_out_of_budget_counts_what_it_left(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    keys = [world.ingest(name) for name in ("sent_a", "sent_b", "open_a1")]
+    grace_over = max(int(world.item(key)["dueAt"]["N"]) for key in keys)  # every grace period is over
+    world.sweeper_settings = world.sweeper_settings.model_copy(update={"max_items_per_run": 2})
+
+    report = world.sweep_at(grace_over)
+
+    assert (sum(report.woken.values()), report.remaining_due, report.budget_exhausted) == (2, 1, True)
+    assert world.sweep_at(grace_over + 1).woken == {"PENDING": 1}
+    assert {world.item(key)["status"]["S"] for key in keys} == {"PENDING"}

@@ -87,7 +87,7 @@ def test_dlq_is_encrypted_and_ssl_only(template: Template) -> None:
     )
 
 
-def test_events_table_has_stream_ttl_sweep_index_pitr_and_encryption(template: Template) -> None:
+def test_events_table_has_stream_ttl_sweep_and_status_indexes_pitr_and_encryption(template: Template) -> None:
     template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
@@ -95,11 +95,8 @@ def test_events_table_has_stream_ttl_sweep_index_pitr_and_encryption(template: T
             "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
             "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
             "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": "bySweepShard",
-                    "KeySchema": EVENTS_TABLE["GlobalSecondaryIndexes"][0]["KeySchema"],
-                    "Projection": EVENTS_TABLE["GlobalSecondaryIndexes"][0]["Projection"],
-                }
+                {"IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"]}
+                for index in EVENTS_TABLE["GlobalSecondaryIndexes"]
             ],
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},

@@ -40,7 +40,11 @@ class Target:
     @cached_property
     def _session(self) -> boto3.Session:
         if self.endpoint_url:
-            return boto3.Session(region_name=self.region or LOCAL_REGION, **LOCAL_CREDENTIALS)
+            return boto3.Session(
+                region_name=self.region or LOCAL_REGION,
+                aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+                aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
+            )
         session = boto3.Session(profile_name=self.profile, region_name=self.region)
         if not session.region_name:
             raise TargetError("no AWS region: pass --region, or set one in your profile or AWS_REGION")

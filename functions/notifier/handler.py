@@ -27,6 +27,16 @@ def _webhook_url() -> str:
     return str(secrets.get_secret_value(SecretId=settings.slack_webhook_secret_arn)["SecretString"]).strip()
 
 
+@cache
+def _runbook_base_url() -> str:
+    return NotifierSettings.from_env(os.environ).runbook_base_url
+
+
+def _queued_at_ms(record: dict[str, Any]) -> int | None:
+    sent = record.get("attributes", {}).get("SentTimestamp")
+    return int(sent) if sent and str(sent).isdigit() else None
+
+
 def post_to_slack(url: str, message: dict[str, Any], timeout_s: float = 5.0) -> None:
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's Slack webhook
         url, data=json.dumps(message).encode(), headers={"content-type": "application/json"}, method="POST"
@@ -38,7 +48,7 @@ def post_to_slack(url: str, message: dict[str, Any], timeout_s: float = 5.0) -> 
 
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    alerts = [parse_alert(record["body"]) for record in event.get("Records", [])]
+    alerts = [parse_alert(record["body"], _queued_at_ms(record)) for record in event.get("Records", [])]
     metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=len(alerts))
     if not alerts:
         return {"sent": 0}
@@ -49,6 +59,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="SlackNotConfigured", unit=MetricUnit.Count, value=1)
         return {"sent": 0}
     # A failure raises: the whole batch is retried by SQS, then parked in the notifier's DLQ.
-    post_to_slack(url, slack_message(alerts))
+    post_to_slack(url, slack_message(alerts, _runbook_base_url()))
     logger.info("posted to Slack", extra={"alerts": len(alerts)})
     return {"sent": 1, "alerts": len(alerts)}

@@ -97,7 +97,7 @@ class World:
                 "processor": shared,
                 "processor-bulk": shared,
                 "notifier": {},
-            },  # fmt: skip
+            },
             mappings={
                 "uuid-interactive": {
                     "UUID": "uuid-interactive",
@@ -117,7 +117,7 @@ class World:
                     "EventSourceArn": "arn:aws:sqs:us-east-1:1:buffer",
                     "FunctionArn": "arn:aws:lambda:us-east-1:1:function:notifier",
                 },
-            },  # fmt: skip
+            },
         )
         self.target = StackTarget(
             self.lambda_,
@@ -267,8 +267,12 @@ def test_replay_uses_the_deployed_shards_and_extends_the_ttl(world: World, monke
     keys = _fail_burst(world, monkeypatch, 12)
     old_expiry = {k: int(world.item(k)["expiresAt"]["N"]) for k in keys}
     for key in keys:  # close to the end of its retention
-        world.dynamodb.update_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}},
-                                   UpdateExpression="SET expiresAt = :soon", ExpressionAttributeValues={":soon": {"N": "1"}})  # fmt: skip
+        world.dynamodb.update_item(
+            TableName=EVENTS_TABLE_NAME,
+            Key={"pk": {"S": key}},
+            UpdateExpression="SET expiresAt = :soon",
+            ExpressionAttributeValues={":soon": {"N": "1"}},
+        )
 
     world.cli("replay", *keys, "--rate", "1000")
 
@@ -321,7 +325,7 @@ def test_status_counts_oldest_pending_and_dlq_depths(world: World, monkeypatch: 
 class FakeStreams:
     """DynamoDB Streams for one shard (moto does not serve this API): records in write order, paged."""
 
-    class exceptions:  # noqa: N801 - mirrors the boto3 client's attribute
+    class exceptions:  # mirrors the boto3 client's attribute
         class TrimmedDataAccessException(Exception):
             pass
 

@@ -3,6 +3,8 @@ after the fix, `events`, `replay --dry-run` and `replay` bring every event to SU
 
 The fault is made as in production, without hooks in the product: the processor's domain table name
 points nowhere, and the ingest stores the events with a single attempt, so each fails for good.
+The emulator ignores the notifier queue's batching window (AWS collects alerts for a minute), so the
+test holds the notifier's queue mapping disabled while the burst fails, which is what that window does.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from infra import config as names
-from spillway_cli.deployed import function_environments
+from spillway_cli.deployed import MAPPING_TYPE, function_environments
 from spillway_cli.main import cli
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
@@ -44,6 +46,16 @@ def set_env(deployed: Deployed, marker: str, **changes: str) -> tuple[str, dict[
     return name, env
 
 
+def notifier_mapping(deployed: Deployed) -> str:
+    lambda_ = deployed.target.client("lambda")
+    [uuid] = [
+        uuid
+        for _, uuid in deployed.target.physical_ids(MAPPING_TYPE)
+        if ":sqs:" in lambda_.get_event_source_mapping(UUID=uuid)["EventSourceArn"]
+    ]
+    return uuid
+
+
 def spillway(deployed: Deployed, *args: str) -> Any:
     where = ["--endpoint-url", str(deployed.target.endpoint_url), "--stack-name", deployed.target.stack_name]
     result = CliRunner().invoke(cli, [*args, *where], catch_exceptions=False)
@@ -53,6 +65,9 @@ def spillway(deployed: Deployed, *args: str) -> Any:
 
 def test_a_poison_burst_is_listed_replayed_and_succeeds_once(deployed: Deployed, slack: SlackStandIn) -> None:
     started_ms = int(time.time() * 1000) - 1000
+    lambda_ = deployed.target.client("lambda")
+    notifier = notifier_mapping(deployed)
+    lambda_.update_event_source_mapping(UUID=notifier, Enabled=False)
     _, ingest_env = set_env(deployed, names.EnvVar.INGEST_TOKEN_SHA256S, MAX_ATTEMPTS="1")
     _, processor_env = set_env(deployed, names.EnvVar.DOMAIN_TABLE, DOMAIN_TABLE="spillway-missing-table")
     keys = []
@@ -68,6 +83,8 @@ def test_a_poison_burst_is_listed_replayed_and_succeeds_once(deployed: Deployed,
         return sum(1 for k in keys if (e := deployed.event(k)) and e["status"]["S"] == "FAILED")
 
     wait_for(lambda: failed() == BURST, timeout_s=180, what="the burst to fail")
+    wait_for(lambda: not any("alertPending" in (deployed.event(k) or {}) for k in keys), what="the alerts to be sent")
+    lambda_.update_event_source_mapping(UUID=notifier, Enabled=True)
     [summary] = slack.wait_for_messages(1, timeout_s=180)
     alerted = time.monotonic()
     text = json.dumps(summary)

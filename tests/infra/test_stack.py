@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.infra.conftest import Synthesized
+from spillway_cli.target import stack_config
+from tests.infra.conftest import PRODUCTION, Synthesized
 from tests.support.tables import DOMAIN_TABLE, EVENTS_TABLE
 
 
@@ -301,3 +302,16 @@ def test_sweeper_can_republish_alerts(template: Template) -> None:
 
     assert "sns:Publish" in actions
     assert "dynamodb:Query" in actions
+
+
+def test_the_on_call_cli_finds_what_it_needs_in_the_stack(template: Template) -> None:
+    """`spillway` reads the DLQs from outputs, replay settings from the functions, and alerts link the runbook."""
+    outputs = template.to_json()["Outputs"]
+    assert {"ProcessorDlqUrl", "NotifierDlqUrl", "AlertsTopicArn", "EventsTableName"} <= set(outputs)
+    _, notifier = function_by_handler(template, "notifier.handler.lambda_handler")
+    assert notifier["Environment"]["Variables"]["RUNBOOK_BASE_URL"] == stack_config(PRODUCTION).runbook_base_url
+    _, ingest = function_by_handler(template, "ingest.handler.lambda_handler")
+    _, sweeper = function_by_handler(template, "sweeper.handler.lambda_handler")
+    for variable in ("SWEEP_SHARDS", "PENDING_GRACE_SECONDS", "EVENT_RETENTION_DAYS"):
+        assert variable in ingest["Environment"]["Variables"]
+    assert sweeper["Environment"]["Variables"]["SWEEP_SHARDS"] == ingest["Environment"]["Variables"]["SWEEP_SHARDS"]

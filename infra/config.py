@@ -82,6 +82,8 @@ class SpillwayConfig(BaseModel):
     iterator_age_alarm_seconds: int = Field(300, alias="iteratorAgeAlarmSeconds")
     sweeper_woken_alarm_threshold: int = Field(10, alias="sweeperWokenAlarmThreshold")
     throttle_alarm_minutes: int = Field(10, alias="throttleAlarmMinutes")
+    # The URL docs/ is published under; Slack alerts link docs/operations.md's runbook entries from it.
+    runbook_base_url: str = Field("", alias="runbookBaseUrl", pattern=r"^(https://\S+)?$")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -130,6 +132,7 @@ class EnvVar:
     SWEEP_MAX_ITEMS = "SWEEP_MAX_ITEMS"
     ALERT_RETRY_SECONDS = "ALERT_RETRY_SECONDS"
     SLACK_WEBHOOK_SECRET_ARN = "SLACK_WEBHOOK_SECRET_ARN"
+    RUNBOOK_BASE_URL = "RUNBOOK_BASE_URL"
 
 
 # Handlers inside the shared asset.
@@ -150,3 +153,4 @@ OUTPUT_INGEST_LOG_GROUP = "IngestLogGroupName"
 OUTPUT_SLACK_SECRET = "SlackWebhookSecretArn"
 OUTPUT_PROCESSOR_FUNCTION = "ProcessorFunctionName"
 OUTPUT_DASHBOARD = "DashboardName"
+OUTPUT_NOTIFIER_DLQ_URL = "NotifierDlqUrl"

@@ -65,3 +65,4 @@ class SpillwayStack(Stack):
         CfnOutput(self, names.OUTPUT_SLACK_SECRET, value=notifier.webhook_secret.secret_arn)
         CfnOutput(self, names.OUTPUT_PROCESSOR_FUNCTION, value=processing.handler.function.function_name)
         CfnOutput(self, names.OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)
+        CfnOutput(self, names.OUTPUT_NOTIFIER_DLQ_URL, value=notifier.dlq.queue_url)

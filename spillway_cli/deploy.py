@@ -98,10 +98,10 @@ def bootstrap_and_publish(target: Target, assembly: CloudAssembly) -> str:
         source = assembly.directory / asset["source"]["path"]
         body = zip_directory(source) if asset["source"].get("packaging") == "zip" else source.read_bytes()
         for destination in asset["destinations"].values():
-            bucket = _substitute(destination["bucketName"], account, target.region)
+            bucket = _substitute(destination["bucketName"], account, target.region_name)
             with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
                 s3.create_bucket(Bucket=bucket)
-            key = _substitute(destination["objectKey"], account, target.region)
+            key = _substitute(destination["objectKey"], account, target.region_name)
             s3.put_object(Bucket=bucket, Key=key, Body=body)
             if source == assembly.template_path:
                 template_url = f"{s3.meta.endpoint_url}/{bucket}/{key}"

@@ -1,8 +1,8 @@
 """Pipeline counts for the live line and `spillway status`.
 
-Counts come from the events table (a projected scan: fine for the local emulator and small stacks;
-a large production table should be watched through the CloudWatch metrics instead) and duplicates
-from the ingest's structured logs, since a duplicate is, by design, never written.
+Counts come from the events table's status index (a COUNT query per status, never a scan). The live
+line of `spillway local up` (emulator only, which keeps no metrics) reads duplicates from the ingest's
+logs; `spillway status` reads them from the ingest's CloudWatch metric instead.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from infra import config as names
 from spillway_cli.target import Target
+from spillway_core.event_store import EventFilter, EventStore
 from spillway_core.status import LIVE_STATUSES, EventStatus
 
 DUPLICATE_LOG_PHRASE = '"duplicate webhook"'  # the ingest logs "<outcome> webhook"
@@ -40,13 +41,8 @@ class PipelineCounts:
 
 
 def status_counts(target: Target) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    paginator = target.client("dynamodb").get_paginator("scan")
-    for page in paginator.paginate(
-        TableName=target.events_table, ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"}
-    ):
-        counts.update(item["status"]["S"] for item in page.get("Items", []))
-    return counts
+    store = EventStore(target.client("dynamodb"), target.events_table)
+    return Counter({status.value: store.count_status(EventFilter(status=status.value)) for status in EventStatus})
 
 
 def duplicate_count(target: Target) -> int:

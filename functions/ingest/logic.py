@@ -224,4 +224,5 @@ def event_to_store(
         provider=request.provider,
         raw_body=request.body,
         received_at_ms=now_ms,
+        workspace=event.workspace_id,
     )

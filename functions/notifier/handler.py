@@ -53,6 +53,16 @@ def webhook_url() -> str | None:
     return url
 
 
+@cache
+def _runbook_base_url() -> str:
+    return NotifierSettings.from_env(os.environ).runbook_base_url
+
+
+def _queued_at_ms(record: dict[str, Any]) -> int | None:
+    sent = record.get("attributes", {}).get("SentTimestamp")
+    return int(sent) if sent and str(sent).isdigit() else None
+
+
 def post_to_slack(url: str, message: dict[str, Any], timeout_s: float = 5.0) -> None:
     """Posts, or raises SlackRejected; no exception it raises carries the URL."""
     request = urllib.request.Request(  # noqa: S310 - a validated Slack webhook URL
@@ -76,7 +86,7 @@ def _all_failed(records: list[dict[str, Any]]) -> dict[str, Any]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
-    alerts = [parse_alert(record["body"]) for record in records]
+    alerts = [parse_alert(record["body"], _queued_at_ms(record)) for record in records]
     metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=len(alerts))
     if not alerts:
         return {"batchItemFailures": []}
@@ -86,7 +96,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         metrics.add_metric(name="SlackNotConfigured", unit=MetricUnit.Count, value=1)
         return _all_failed(records)
     try:
-        post_to_slack(url, slack_message(alerts))
+        post_to_slack(url, slack_message(alerts, _runbook_base_url()))
     except SlackRejected as exc:
         logger.warning("Slack did not take the alerts; left on the queue", extra={"reason": str(exc)})
         metrics.add_metric(name="SlackRejected", unit=MetricUnit.Count, value=1)

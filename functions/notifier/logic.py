@@ -9,10 +9,13 @@ suggests are built with ``shlex.quote`` from a key that passed validation.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import shlex
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +34,10 @@ _SLACK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # the local run's Slack stand-in
 _MENTION = re.compile(r"@(?=\w)")
 _PLAIN_LOOKALIKES = str.maketrans({"<": "\u2039", ">": "\u203a", "&": "\uff06"})  # look-alikes
+# A failure is published right after it is recorded, or re-published by the sweeper a little later
+# (alertRetrySeconds): the "see all" window reaches back this far before the first alert was queued.
+SEE_ALL_LOOKBACK_MS = 5 * 60 * 1000
+RUNBOOK_PAGE = "operations.md"
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class Alert:
     title: str
     fields: dict[str, str]
     dedupe_key: str | None = None  # only a key that passed validation
+    event_type: str | None = None
+    queued_at_ms: int | None = None  # when the alert reached the notifier's queue (its SentTimestamp)
 
 
 def slack_text(text: str, limit: int) -> str:
@@ -69,7 +78,11 @@ def is_slack_webhook_url(url: str) -> bool:
     return parts.scheme in {"http", "https"} and host in _LOCAL_HOSTS
 
 
-def parse_alert(body: str) -> Alert:
+def parse_alert(body: str, queued_at_ms: int | None = None) -> Alert:
+    return dataclasses.replace(_parse(body), queued_at_ms=queued_at_ms)
+
+
+def _parse(body: str) -> Alert:
     try:
         message = json.loads(body)
     except ValueError:
@@ -87,6 +100,7 @@ def parse_alert(body: str) -> Alert:
                 "Error": f"{message.get('error_class')}: {message.get('message')}",
             },
             dedupe_key=valid_key,
+            event_type=str(message.get("event_type")),
         )
     if isinstance(message, dict) and "AlarmName" in message:
         return Alert(
@@ -114,7 +128,29 @@ def _code(text: str, limit: int) -> str:
     return f"`{slack_text(text, limit - 2)}`"
 
 
-def slack_message(alerts: list[Alert]) -> dict[str, Any]:
+def _iso(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def see_all_command(failed: list[Alert]) -> str:
+    """The `spillway events` command that lists this alert's FAILED events: their types, failed within
+    the window the alerts were queued in (a few minutes back, for alerts the sweeper re-published)."""
+    parts = ["spillway", "events", "--status", "FAILED"]
+    for event_type in sorted({a.event_type for a in failed if a.event_type}):
+        parts += ["--type", event_type]
+    times = [a.queued_at_ms for a in failed if a.queued_at_ms]
+    if times:
+        parts += ["--since", _iso(min(times) - SEE_ALL_LOOKBACK_MS), "--until", _iso(max(times) + 1000)]
+    return shlex.join(parts)
+
+
+def runbook_link(runbook_base_url: str, anchor: str) -> str:
+    if not runbook_base_url:
+        return ""
+    return f"<{runbook_base_url.rstrip('/')}/{RUNBOOK_PAGE}#{anchor}|Runbook>"
+
+
+def slack_message(alerts: list[Alert], runbook_base_url: str = "") -> dict[str, Any]:
     """Block Kit: details for a single alert, a summary for a burst."""
     if len(alerts) == 1:
         alert = alerts[0]
@@ -133,6 +169,11 @@ def slack_message(alerts: list[Alert]) -> dict[str, Any]:
             # only when short, so each gets its own section.
             blocks.append(_section(f"Inspect: {_code(inspect_command(alert.dedupe_key), SECTION_CHARS - 20)}"))
             blocks.append(_section(f"After a fix: {_code(replay_command(alert.dedupe_key), SECTION_CHARS - 20)}"))
+        link = runbook_link(
+            runbook_base_url, "runbook-failed-events" if alert.kind == "event_failed" else "runbook-alarms"
+        )
+        if link:
+            blocks.append(_section(link))
         return {"text": slack_text(f"Spillway: {alert.title}", FALLBACK_TEXT_CHARS), "blocks": blocks}
 
     by_title = Counter(a.title for a in alerts)
@@ -147,5 +188,12 @@ def slack_message(alerts: list[Alert]) -> dict[str, Any]:
         # Five keys of up to 2,000 bytes would not fit a section: each example is cut, and only
         # shown in full (with its command) when it fits.
         examples = ", ".join(_code(key, 400) for key in keyed)
-        blocks.append(_section(f"*Examples:* {examples}\nSee all: `spillway status` · `spillway inspect <key>`"))
+        see_all = _code(see_all_command(failed), SECTION_CHARS - 100)
+        blocks.append(_section(f"*Examples:* {examples}\nSee all: {see_all}"))
+        blocks.append(
+            _section("After the fix: the same command with `replay` instead of `events`, first with `--dry-run`")
+        )
+    link = runbook_link(runbook_base_url, "runbook-failed-events" if failed else "runbook-alarms")
+    if link:
+        blocks.append(_section(link))
     return {"text": f"Spillway: {len(alerts)} alerts", "blocks": blocks}

@@ -9,8 +9,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, StoreUnavailable
+from spillway_core.status import STATUS_INDEX, EventStatus
 from spillway_core.status import EventAttr as A
-from spillway_core.status import EventStatus
 
 # DynamoDB items are limited to 400 KB. The raw body is kept verbatim when small, zlib-compressed
 # when that fits, and otherwise dropped with a flag (the normalised fields are always kept).
@@ -38,6 +38,7 @@ class NewEvent:
     sweep_shard: str | None
     pending_due_at_ms: int | None
     status: EventStatus = EventStatus.PENDING
+    workspace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,56 @@ class FailedEvent:
 
 
 @dataclass(frozen=True)
+class EventSummary:
+    """One row of an operator's listing: what the status index holds (no payload, no lead data)."""
+
+    dedupe_key: str
+    status: str
+    provider: str
+    event_type: str
+    workspace: str | None
+    received_at_ms: int
+    updated_at_ms: int
+    attempts: int
+    error_class: str | None
+    expires_at_s: int | None
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    status: str
+    event_types: tuple[str, ...] = ()
+    workspace: str | None = None
+    since_ms: int | None = None  # last change at or after
+    until_ms: int | None = None  # last change at or before
+
+
+@dataclass(frozen=True)
 class DueEvent:
     dedupe_key: str
     status: str
     due_at_ms: int
+
+
+def _summary(item: dict[str, Any]) -> EventSummary:
+    def text(attr: str) -> str | None:
+        return str(item[attr]["S"]) if attr in item else None
+
+    def number(attr: str) -> int | None:
+        return int(item[attr]["N"]) if attr in item else None
+
+    return EventSummary(
+        dedupe_key=item[A.PK]["S"],
+        status=item[A.STATUS]["S"],
+        provider=text(A.PROVIDER) or "",
+        event_type=text(A.EVENT_TYPE) or "",
+        workspace=text(A.WORKSPACE),
+        received_at_ms=number(A.RECEIVED_AT) or 0,
+        updated_at_ms=number(A.UPDATED_AT) or 0,
+        attempts=number(A.ATTEMPTS) or 0,
+        error_class=text(A.ERROR_CLASS),
+        expires_at_s=number(A.EXPIRES_AT),
+    )
 
 
 def _error_code(exc: ClientError) -> str:
@@ -144,6 +191,8 @@ class EventStore:
             A.NORMALISED: {"S": event.normalised_json},
             A.EXPIRES_AT: {"N": str(event.expires_at_s)},
         }
+        if event.workspace:
+            item[A.WORKSPACE] = {"S": event.workspace}
         if event.sweep_shard is not None and event.pending_due_at_ms is not None:
             item[A.SWEEP_SHARD] = {"S": event.sweep_shard}
             item[A.DUE_AT] = {"N": str(event.pending_due_at_ms)}
@@ -326,29 +375,143 @@ class EventStore:
 
     # --- operators -------------------------------------------------------------------------------
 
-    def replay(self, dedupe_key: str, now_ms: int, sweep_shard: str, pending_due_at_ms: int) -> bool:
-        """FAILED -> PENDING with fresh attempts (after a fix). Its effect still applies at most once."""
+    def replay(
+        self,
+        dedupe_key: str,
+        now_ms: int,
+        sweep_shard: str,
+        pending_due_at_ms: int,
+        expires_at_s: int | None = None,
+        from_statuses: tuple[EventStatus, ...] = (EventStatus.FAILED,),
+    ) -> bool:
+        """FAILED (or, when asked, SUCCEEDED) -> PENDING with fresh attempts, after a fix.
+
+        The effect still applies at most once: the domain's effect marker turns a replayed SUCCEEDED
+        event into a no-op. ``expires_at_s`` moves the TTL so the event is not deleted mid-flight
+        (the caller chooses it; replay keeps the later of a new retention and the old expiry).
+        """
+        names = {
+            "#status": A.STATUS, "#attempts": A.ATTEMPTS, "#shard": A.SWEEP_SHARD, "#due": A.DUE_AT,
+            "#updated": A.UPDATED_AT, "#run": A.RUN_AT, "#pending": A.ALERT_PENDING, "#completed": A.COMPLETED_AT,
+        }  # fmt: skip
+        values: dict[str, Any] = {
+            ":pending": {"S": EventStatus.PENDING.value},
+            ":zero": {"N": "0"},
+            ":shard": {"S": sweep_shard},
+            ":due": {"N": str(pending_due_at_ms)},
+            ":now": {"N": str(now_ms)},
+        }
+        allowed = []
+        for index, status in enumerate(from_statuses):
+            values[f":from{index}"] = {"S": status.value}
+            allowed.append(f"#status = :from{index}")
+        sets = "#status = :pending, #attempts = :zero, #shard = :shard, #due = :due, #updated = :now, #run = :now"
+        condition = f"({' OR '.join(allowed)})"
+        if expires_at_s is not None:
+            names["#expires"] = A.EXPIRES_AT
+            values[":expires"] = {"N": str(expires_at_s)}
+            sets += ", #expires = :expires"
         response = self._update(
             Key={A.PK: {"S": dedupe_key}},
-            ConditionExpression="#status = :failed",
-            UpdateExpression=(
-                "SET #status = :pending, #attempts = :zero, #shard = :shard, #due = :due, #updated = :now, "
-                "#run = :now REMOVE #pending, #completed"
-            ),
-            ExpressionAttributeNames={
-                "#status": A.STATUS, "#attempts": A.ATTEMPTS, "#shard": A.SWEEP_SHARD, "#due": A.DUE_AT,
-                "#updated": A.UPDATED_AT, "#run": A.RUN_AT, "#pending": A.ALERT_PENDING, "#completed": A.COMPLETED_AT,
-            },
-            ExpressionAttributeValues={
-                ":failed": {"S": EventStatus.FAILED.value},
-                ":pending": {"S": EventStatus.PENDING.value},
-                ":zero": {"N": "0"},
-                ":shard": {"S": sweep_shard},
-                ":due": {"N": str(pending_due_at_ms)},
-                ":now": {"N": str(now_ms)},
-            },
-        )  # fmt: skip
+            ConditionExpression=condition,
+            UpdateExpression=f"SET {sets} REMOVE #pending, #completed",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
         return response is not None
+
+    def get(self, dedupe_key: str) -> dict[str, Any] | None:
+        """The stored item as DynamoDB returns it (operators' `inspect`)."""
+        try:
+            item: dict[str, Any] | None = self._ddb.get_item(
+                TableName=self._table, Key={A.PK: {"S": dedupe_key}}, ConsistentRead=True
+            ).get("Item")
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return item
+
+    def _query_status(self, flt: EventFilter, newest_first: bool = True, **kwargs: Any) -> dict[str, Any]:
+        names = {"#status": A.STATUS}
+        values: dict[str, Any] = {":status": {"S": flt.status}}
+        key = "#status = :status"
+        if flt.since_ms is not None or flt.until_ms is not None:
+            names["#updated"] = A.UPDATED_AT
+        if flt.since_ms is not None and flt.until_ms is not None:
+            key += " AND #updated BETWEEN :since AND :until"
+            values.update({":since": {"N": str(flt.since_ms)}, ":until": {"N": str(flt.until_ms)}})
+        elif flt.since_ms is not None:
+            key += " AND #updated >= :since"
+            values[":since"] = {"N": str(flt.since_ms)}
+        elif flt.until_ms is not None:
+            key += " AND #updated <= :until"
+            values[":until"] = {"N": str(flt.until_ms)}
+        filters = []
+        if flt.event_types:
+            names["#type"] = A.EVENT_TYPE
+            placeholders = []
+            for index, event_type in enumerate(flt.event_types):
+                values[f":type{index}"] = {"S": event_type}
+                placeholders.append(f":type{index}")
+            filters.append(f"#type IN ({', '.join(placeholders)})")
+        if flt.workspace is not None:
+            names["#ws"] = A.WORKSPACE
+            values[":ws"] = {"S": flt.workspace}
+            filters.append("#ws = :ws")
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        try:
+            response: dict[str, Any] = self._ddb.query(
+                TableName=self._table,
+                IndexName=STATUS_INDEX,
+                KeyConditionExpression=key,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ScanIndexForward=not newest_first,
+                **kwargs,
+            )
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return response
+
+    def list_events(
+        self, flt: EventFilter, limit: int, cursor: dict[str, Any] | None = None
+    ) -> tuple[list[EventSummary], dict[str, Any] | None]:
+        """Up to ``limit`` events matching ``flt``, newest change first, and the cursor of the next page
+        (None at the end). Reads only the status index: one query per page, never a scan."""
+        found: list[EventSummary] = []
+        while len(found) < limit:
+            kwargs: dict[str, Any] = {"Limit": limit - len(found)}
+            if cursor:
+                kwargs["ExclusiveStartKey"] = cursor
+            response = self._query_status(flt, **kwargs)
+            found.extend(_summary(item) for item in response.get("Items", []))
+            cursor = response.get("LastEvaluatedKey")
+            if not cursor:
+                break
+        return found, cursor
+
+    def count_status(self, flt: EventFilter) -> int:
+        """How many events match (a COUNT query on the status index: index reads, no table scan)."""
+        total, cursor = 0, None
+        while True:
+            kwargs: dict[str, Any] = {"Select": "COUNT"}
+            if cursor:
+                kwargs["ExclusiveStartKey"] = cursor
+            response = self._query_status(flt, **kwargs)
+            total += int(response["Count"])
+            cursor = response.get("LastEvaluatedKey")
+            if not cursor:
+                return total
+
+    def oldest_update_ms(self, status: str) -> int | None:
+        """The earliest last-change time among events in ``status`` (the oldest stuck one)."""
+        response = self._query_status(EventFilter(status=status), newest_first=False, Limit=1)
+        items = response.get("Items", [])
+        return int(items[0][A.UPDATED_AT]["N"]) if items else None
 
     # --- sweeper --------------------------------------------------------------------------------
 

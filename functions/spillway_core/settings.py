@@ -113,3 +113,5 @@ class SweeperSettings(_Settings):
 
 class NotifierSettings(AwsClientSettings):
     slack_webhook_secret_arn: str = Field(alias="SLACK_WEBHOOK_SECRET_ARN", min_length=1)
+    # Where docs/ is published (e.g. https://github.com/<org>/spillway/blob/main/docs): alerts link the runbook.
+    runbook_base_url: str = Field(alias="RUNBOOK_BASE_URL", default="")

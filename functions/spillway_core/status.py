@@ -42,6 +42,19 @@ class EventAttr:
     ERROR_CLASS = "errorClass"
     COMPLETED_AT = "completedAt"
     EXPIRES_AT = "expiresAt"  # TTL, epoch seconds
+    WORKSPACE = "workspace"  # the provider workspace id, when the payload names one (operator filters)
 
 
 SWEEP_INDEX = "bySweepShard"
+# Operators list events by status, newest change first (`spillway events`); every event is in it.
+STATUS_INDEX = "byStatus"
+# What a listing shows without reading the item itself: small, and never lead data.
+STATUS_INDEX_ATTRIBUTES = (
+    EventAttr.PROVIDER,
+    EventAttr.EVENT_TYPE,
+    EventAttr.RECEIVED_AT,
+    EventAttr.ATTEMPTS,
+    EventAttr.ERROR_CLASS,
+    EventAttr.WORKSPACE,
+    EventAttr.EXPIRES_AT,
+)

@@ -68,7 +68,10 @@ class SlackNotifier(Construct):
             timeout=Duration.seconds(NOTIFIER_TIMEOUT_SECONDS),
             # One at a time, so a burst is collected into few batches instead of many parallel ones.
             reserved_concurrency=1,
-            environment={EnvVar.SLACK_WEBHOOK_SECRET_ARN: self.webhook_secret.secret_arn},
+            environment={
+                EnvVar.SLACK_WEBHOOK_SECRET_ARN: self.webhook_secret.secret_arn,
+                EnvVar.RUNBOOK_BASE_URL: config.runbook_base_url,
+            },
         )
         self.webhook_secret.grant_read(self.handler.role)
         self.handler.function.add_event_source(

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.config import SpillwayConfig
-from spillway_core.status import SWEEP_INDEX, EventAttr
+from spillway_core.status import STATUS_INDEX, STATUS_INDEX_ATTRIBUTES, SWEEP_INDEX, EventAttr
 
 
 def _encrypted_table(scope: Construct, construct_id: str, config: SpillwayConfig, **kwargs: object) -> dynamodb.Table:
@@ -48,6 +48,16 @@ class EventStoreTable(Construct):
             non_key_attributes=[EventAttr.STATUS],
         )
         self.sweep_index_arn = f"{self.table.table_arn}/index/{SWEEP_INDEX}"
+        # For operators (`spillway events`, `status`, bulk `replay`): a query per status, newest change
+        # first, instead of a scan. Its key changes with each status change, which costs one index write
+        # per transition; the projection is kept small (no payload, no lead data) so those writes stay 1 WCU.
+        self.table.add_global_secondary_index(
+            index_name=STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name=EventAttr.STATUS, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=EventAttr.UPDATED_AT, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(STATUS_INDEX_ATTRIBUTES),
+        )
 
 
 class DomainTable(Construct):

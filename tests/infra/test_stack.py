@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from tests.infra.conftest import Synthesized
+from spillway_cli.target import stack_config
+from tests.infra.conftest import PRODUCTION, Synthesized
 from tests.support.tables import DOMAIN_TABLE, EVENTS_TABLE
 
 
@@ -87,7 +88,7 @@ def test_dlq_is_encrypted_and_ssl_only(template: Template) -> None:
     )
 
 
-def test_events_table_has_stream_ttl_sweep_index_pitr_and_encryption(template: Template) -> None:
+def test_events_table_has_stream_ttl_sweep_and_status_indexes_pitr_and_encryption(template: Template) -> None:
     template.has_resource_properties(
         "AWS::DynamoDB::Table",
         {
@@ -95,11 +96,8 @@ def test_events_table_has_stream_ttl_sweep_index_pitr_and_encryption(template: T
             "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
             "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
             "GlobalSecondaryIndexes": [
-                {
-                    "IndexName": "bySweepShard",
-                    "KeySchema": EVENTS_TABLE["GlobalSecondaryIndexes"][0]["KeySchema"],
-                    "Projection": EVENTS_TABLE["GlobalSecondaryIndexes"][0]["Projection"],
-                }
+                {"IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"]}
+                for index in EVENTS_TABLE["GlobalSecondaryIndexes"]
             ],
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
@@ -310,3 +308,16 @@ def test_sweeper_can_republish_alerts(template: Template) -> None:
 
     assert "sns:Publish" in actions
     assert "dynamodb:Query" in actions
+
+
+def test_the_on_call_cli_finds_what_it_needs_in_the_stack(template: Template) -> None:
+    """`spillway` reads the DLQs from outputs, replay settings from the functions, and alerts link the runbook."""
+    outputs = template.to_json()["Outputs"]
+    assert {"ProcessorDlqUrl", "NotifierDlqUrl", "AlertsTopicArn", "EventsTableName"} <= set(outputs)
+    _, notifier = function_by_handler(template, "notifier.handler.lambda_handler")
+    assert notifier["Environment"]["Variables"]["RUNBOOK_BASE_URL"] == stack_config(PRODUCTION).runbook_base_url
+    _, ingest = function_by_handler(template, "ingest.handler.lambda_handler")
+    _, sweeper = function_by_handler(template, "sweeper.handler.lambda_handler")
+    for variable in ("SWEEP_SHARDS", "PENDING_GRACE_SECONDS", "EVENT_RETENTION_DAYS"):
+        assert variable in ingest["Environment"]["Variables"]
+    assert sweeper["Environment"]["Variables"]["SWEEP_SHARDS"] == ingest["Environment"]["Variables"]["SWEEP_SHARDS"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spillway_core.status import SWEEP_INDEX, EventAttr
+from spillway_core.status import STATUS_INDEX, STATUS_INDEX_ATTRIBUTES, SWEEP_INDEX, EventAttr
 
 EVENTS_TABLE_NAME = "spillway-events-test"
 DOMAIN_TABLE_NAME = "spillway-domain-test"
@@ -15,6 +15,8 @@ EVENTS_TABLE: dict[str, Any] = {
         {"AttributeName": EventAttr.PK, "AttributeType": "S"},
         {"AttributeName": EventAttr.SWEEP_SHARD, "AttributeType": "S"},
         {"AttributeName": EventAttr.DUE_AT, "AttributeType": "N"},
+        {"AttributeName": EventAttr.STATUS, "AttributeType": "S"},
+        {"AttributeName": EventAttr.UPDATED_AT, "AttributeType": "N"},
     ],
     "GlobalSecondaryIndexes": [
         {
@@ -24,7 +26,15 @@ EVENTS_TABLE: dict[str, Any] = {
                 {"AttributeName": EventAttr.DUE_AT, "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [EventAttr.STATUS]},
-        }
+        },
+        {
+            "IndexName": STATUS_INDEX,
+            "KeySchema": [
+                {"AttributeName": EventAttr.STATUS, "KeyType": "HASH"},
+                {"AttributeName": EventAttr.UPDATED_AT, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(STATUS_INDEX_ATTRIBUTES)},
+        },
     ],
     "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
 }

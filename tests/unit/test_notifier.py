@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from notifier.logic import is_slack_webhook_url, parse_alert, slack_message
+from notifier.logic import is_slack_webhook_url, parse_alert, see_all_command, slack_message
 from spillway_core.alerts import inspect_command
 
 FAILED = {
@@ -137,3 +137,25 @@ def test_a_2000_character_key_and_long_fields_stay_within_block_kit_limits(lengt
 )
 def test_only_slack_webhook_urls_are_accepted(url: str, valid: bool) -> None:
     assert is_slack_webhook_url(url) is valid
+
+
+def test_a_burst_summary_lists_exactly_its_failed_events_and_links_the_runbook() -> None:
+    queued = [1_795_000_000_000 + n * 1000 for n in range(30)]
+    types = ["LEAD_REPLIED", "EMAIL_SENT", "EMAIL_SENT"]
+    alerts = [
+        parse_alert(json.dumps(FAILED | {"dedupe_key": f"k{n}", "event_type": types[n % 3]}), queued_at_ms=at)
+        for n, at in enumerate(queued)
+    ] + [parse_alert(json.dumps(ALARM), queued_at_ms=queued[-1] + 60_000)]
+
+    message = slack_message(alerts, runbook_base_url="https://docs.example/spillway/docs/")
+    text = json.dumps(message)
+
+    see_all = see_all_command([a for a in alerts if a.kind == "event_failed"])
+    assert see_all == (
+        "spillway events --status FAILED --type EMAIL_SENT --type LEAD_REPLIED "
+        "--since 2026-11-18T11:01:40Z --until 2026-11-18T11:07:10Z"
+    )  # the failures' types, from SEE_ALL_LOOKBACK_MS before the first alert to just after the last
+    assert f"See all: `{see_all}`" in message["blocks"][-3]["text"]["text"]
+    assert "<https://docs.example/spillway/docs/operations.md#runbook-failed-events|Runbook>" in text
+    assert "spillway status" not in text
+    assert "runbook" not in json.dumps(slack_message(alerts)).lower()  # no base URL configured: no link

@@ -1,0 +1,129 @@
+"""The on-call flow on the emulator: a poison burst of 50 events ends FAILED with one Slack summary;
+after the fix, `events`, `replay --dry-run` and `replay` bring every event to SUCCEEDED, effects once.
+
+The fault is made as in production, without hooks in the product: the processor's domain table name
+points nowhere, and the ingest stores the events with a single attempt, so each fails for good.
+Slack: on AWS the notifier's queue mapping collects up to 1,000 alerts for a minute, so the burst is one
+summary (tests/infra and tests/unit hold that configuration and the one-summary message). The emulator
+ignores the batching window and hands a queue mapping at most 10 messages at a time, so here the test
+holds the notifier's mapping while the burst fails and expects 50 / 10 = 5 summaries, none per event.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from infra import config as names
+from spillway_cli.deployed import MAPPING_TYPE, function_environments
+from spillway_cli.main import cli
+from tests.conftest import load_fixture
+from tests.e2e.conftest import Deployed, wait_for
+from tests.support.slack import SlackStandIn
+
+pytestmark = pytest.mark.e2e
+BURST = 50
+EMULATOR_SQS_BATCH = 10  # the emulator's cap on a queue mapping's batch (AWS: the mapping's BatchSize, 1,000)
+FIRST_ID = 880_000
+
+
+@pytest.fixture
+def slack(deployed: Deployed) -> Iterator[SlackStandIn]:
+    with SlackStandIn() as stand_in:
+        secrets = deployed.target.client("secretsmanager")
+        secrets.put_secret_value(SecretId=deployed.target.outputs[names.OUTPUT_SLACK_SECRET], SecretString=stand_in.url)
+        yield stand_in
+
+
+def set_env(deployed: Deployed, marker: str, **changes: str) -> tuple[str, dict[str, str]]:
+    """Changes the environment of the stack's function that has ``marker`` set; returns the old one."""
+    [(name, env)] = [(n, e) for n, e in function_environments(deployed.target).items() if marker in e]
+    deployed.target.client("lambda").update_function_configuration(
+        FunctionName=name, Environment={"Variables": env | changes}
+    )
+    return name, env
+
+
+def notifier_mapping(deployed: Deployed) -> str:
+    lambda_ = deployed.target.client("lambda")
+    [uuid] = [
+        uuid
+        for _, uuid in deployed.target.physical_ids(MAPPING_TYPE)
+        if ":sqs:" in lambda_.get_event_source_mapping(UUID=uuid)["EventSourceArn"]
+    ]
+    return uuid
+
+
+def spillway(deployed: Deployed, *args: str) -> Any:
+    where = ["--endpoint-url", str(deployed.target.endpoint_url), "--stack-name", deployed.target.stack_name]
+    result = CliRunner().invoke(cli, [*args, *where], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_a_poison_burst_is_listed_replayed_and_succeeds_once(deployed: Deployed, slack: SlackStandIn) -> None:
+    started_ms = int(time.time() * 1000) - 1000
+    lambda_ = deployed.target.client("lambda")
+    notifier = notifier_mapping(deployed)
+    lambda_.update_event_source_mapping(UUID=notifier, Enabled=False)
+    _, ingest_env = set_env(deployed, names.EnvVar.INGEST_TOKEN_SHA256S, MAX_ATTEMPTS="1")
+    _, processor_env = set_env(deployed, names.EnvVar.DOMAIN_TABLE, DOMAIN_TABLE="spillway-missing-table")
+    keys = []
+    for n in range(BURST):
+        payload = load_fixture("email_sent.json")
+        payload["data"]["scheduled_email"]["id"] = FIRST_ID + n
+        status, body = deployed.post(payload)
+        assert status == 200, body
+        keys.append(body["id"])
+    set_env(deployed, names.EnvVar.INGEST_TOKEN_SHA256S, MAX_ATTEMPTS=ingest_env.get("MAX_ATTEMPTS", "8"))
+
+    def failed() -> int:
+        return sum(1 for k in keys if (e := deployed.event(k)) and e["status"]["S"] == "FAILED")
+
+    wait_for(lambda: failed() == BURST, timeout_s=180, what="the burst to fail")
+    wait_for(lambda: not any("alertPending" in (deployed.event(k) or {}) for k in keys), what="the alerts to be sent")
+    lambda_.update_event_source_mapping(UUID=notifier, Enabled=True)
+    summaries = slack.wait_for_messages(BURST // EMULATOR_SQS_BATCH, timeout_s=180)
+    alerted = time.monotonic()
+    headers = [m["blocks"][0]["text"]["text"] for m in summaries]
+    assert headers == [f"Spillway: {EMULATOR_SQS_BATCH} alerts in one burst"] * (BURST // EMULATOR_SQS_BATCH)
+    text = json.dumps(summaries)
+    assert "@" not in text.replace("hooks.slack", "")  # no addresses in an alert
+
+    def see_all(message: dict[str, Any]) -> list[str]:
+        line = next(b["text"]["text"] for b in message["blocks"] if "See all:" in b.get("text", {}).get("text", ""))
+        return line.split("See all: `", 1)[1].split("`", 1)[0].split()[1:]  # as an on-call engineer pastes it
+
+    # Each summary lists its own alerts' window; the latest one's reaches back over the others' alerts
+    # (SEE_ALL_LOOKBACK_MS), so it lists the whole burst.
+    command = max((see_all(m) for m in summaries), key=lambda c: c[c.index("--until") + 1])
+
+    # The fix: the processor's configuration is put right. Then the on-call flow, from the alert.
+    set_env(deployed, names.EnvVar.DOMAIN_TABLE, DOMAIN_TABLE=processor_env["DOMAIN_TABLE"])
+    listed = spillway(deployed, *command, "--json", "--all")
+    assert sorted(json.loads(line)["dedupeKey"] for line in listed.stdout.splitlines()) == sorted(keys)
+    status = json.loads(spillway(deployed, "status", "--json").stdout)
+    assert status["byStatus"]["FAILED"] >= BURST and status["processing"] and not status["paused"]
+    since = ["--since", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_ms / 1000))]
+    dry = spillway(deployed, "replay", "--status", "FAILED", "--type", "EMAIL_SENT", *since, "--dry-run")
+    assert f"would replay {BURST}; skipped: none" in dry.stdout
+    assert failed() == BURST  # the dry run changed nothing
+    replayed = spillway(deployed, "replay", "--status", "FAILED", "--type", "EMAIL_SENT", *since, "--rate", "50")
+    assert f"replayed {BURST}; skipped: none" in replayed.stdout
+
+    def succeeded() -> int:
+        return sum(1 for k in keys if (e := deployed.event(k)) and e["status"]["S"] == "SUCCEEDED")
+
+    wait_for(lambda: succeeded() == BURST, timeout_s=180, what="every replayed event to succeed")
+    recovered_s = time.monotonic() - alerted
+
+    print(f"\non-call scenario: {BURST} FAILED events replayed to SUCCEEDED {recovered_s:.1f}s after the Slack alert")
+    messages = [i for i in deployed.domain_items() if i["sk"]["S"] == "MESSAGE" and "#SE#88" in i["pk"]["S"]]
+    assert sorted(int(i["pk"]["S"].rsplit("#", 1)[1]) for i in messages) == list(range(FIRST_ID, FIRST_ID + BURST))
+    markers = [i for i in deployed.domain_items() if i["pk"]["S"].removeprefix("EFFECT#") in set(keys)]
+    assert len(markers) == BURST  # each effect applied once

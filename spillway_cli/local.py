@@ -22,8 +22,8 @@ def run_local(port: int, follow: bool, interval: float, stage: str | None = None
         print(f"emulator up at {emulator.endpoint_url} (log: {emulator.log_path}); deploying...", flush=True)
         target = Target(stack_name=assembly.stack_name, endpoint_url=emulator.endpoint_url)
         token = new_token()
-        # Bound to the sample payloads' workspace, like a production token is bound to its own.
-        workspaces = [SAMPLE_WORKSPACE, str(LOAD_WORKSPACE)]  # the sample payloads' and `spillway load`'s
+        # Bound like a production token: to the sample payloads' workspace and `spillway load`'s.
+        workspaces = [SAMPLE_WORKSPACE, str(LOAD_WORKSPACE)]
         deploy(target, assembly, bindings_json({token_digest(token): binding("emailbison", workspaces)}))
         url = f"{target.webhook_url('emailbison')}?token={token}"
         print(f"\nSpillway is up in {time.monotonic() - started:.0f}s.\n")

@@ -73,6 +73,7 @@ def test_failures_recover_or_fail_visibly(deployed: Deployed, slack: SlackStandI
     original = set_processor_env(deployed, DOMAIN_TABLE="spillway-missing-table")
     flaky = load_fixture("email_sent.json")
     flaky["data"]["scheduled_email"]["id"] = 990001
+    flaky["data"]["lead"]["email"] = "flaky.lead@prospect.example"  # not the sample lead other tests count on
     status, body = deployed.post(flaky)
     assert status == 200
     flaky_key = body["id"]

@@ -45,7 +45,8 @@ def status_counts(target: Target) -> Counter[str]:
     for page in paginator.paginate(
         TableName=target.events_table, ProjectionExpression="#s", ExpressionAttributeNames={"#s": "status"}
     ):
-        counts.update(item["status"]["S"] for item in page.get("Items", []))
+        # Lane probe and watermark items carry no status: they are not events.
+        counts.update(item["status"]["S"] for item in page.get("Items", []) if "status" in item)
     return counts
 
 

@@ -42,6 +42,9 @@ class EventAttr:
     ERROR_CLASS = "errorClass"
     COMPLETED_AT = "completedAt"
     EXPIRES_AT = "expiresAt"  # TTL, epoch seconds
+    LANE = "lane"  # the processing lane (spillway_core.lanes); each lane's stream filter matches on it
+    PROBE_AT = "probeAt"  # lane probe items: when the sweeper wrote the probe (epoch ms)
+    WATERMARK = "watermark"  # lane watermark items: probeAt of the newest probe the lane has processed
 
 
 SWEEP_INDEX = "bySweepShard"

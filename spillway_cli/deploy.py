@@ -41,15 +41,18 @@ class CloudAssembly:
         return self.directory / f"{self.stack_name}.assets.json"
 
 
-def synthesize(target: str = "local", outdir: Path | None = None) -> CloudAssembly:
-    """Runs the CDK app in-process with ``spillway:target`` set, into its own cloud assembly dir."""
+def synthesize(
+    target: str = "local", outdir: Path | None = None, overrides: dict[str, Any] | None = None
+) -> CloudAssembly:
+    """Runs the CDK app in-process with ``spillway:target`` set (and any other settings overridden, as
+    ``-c spillway:<name>=<value>`` would), into its own cloud assembly dir."""
     import aws_cdk as cdk
 
     from infra.app import build_app
 
     outdir = outdir or REPO_ROOT / f"cdk.{target}.out"
     app = cdk.App(context=cdk_context(), outdir=str(outdir))
-    app, stack = build_app(app, overrides={"target": target})
+    app, stack = build_app(app, overrides={**(overrides or {}), "target": target})
     app.synth()
     return CloudAssembly(outdir, stack.stack_name)
 

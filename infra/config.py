@@ -77,7 +77,7 @@ class SpillwayConfig(BaseModel):
     bulk_batch_size: int = Field(10, alias="bulkBatchSize", ge=1, le=1000)
     bulk_batching_window_seconds: int = Field(1, alias="bulkBatchingWindowSeconds", ge=0, le=300)
     interactive_concurrency: int = Field(2, alias="interactiveConcurrency", ge=1, le=MAX_PARALLELIZATION_FACTOR)
-    interactive_batch_size: int = Field(5, alias="interactiveBatchSize", ge=1, le=1000)
+    interactive_batch_size: int = Field(100, alias="interactiveBatchSize", ge=1, le=1000)
     processor_timeout_seconds: int = Field(30, alias="processorTimeoutSeconds")
     stream_retry_attempts: int = Field(3, alias="streamRetryAttempts")
     backoff_base_seconds: float = Field(2.0, alias="backoffBaseSeconds")

@@ -24,6 +24,7 @@ from spillway_cli.load import BurstReport, plan_burst, send_burst, verify_exactl
 from spillway_cli.status import pipeline_counts, wait_until_drained
 from spillway_cli.target import Target, stack_config
 from spillway_cli.tokens import binding, bindings_json, new_token, token_digest
+from spillway_core.lanes import Lane
 
 
 def raw_putitem_throughput(target: Target, requests: int, concurrency: int) -> float:
@@ -94,17 +95,22 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
 
         with LatencyProxy(emulator.endpoint_url, latency_ms) as proxy:
             lambda_client = target.client("lambda")
-            function = target.outputs[names.OUTPUT_PROCESSOR_FUNCTION]
-            env = lambda_client.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
-            lambda_client.update_function_configuration(
-                FunctionName=function, Environment={"Variables": env | {"AWS_ENDPOINT_URL_DYNAMODB": proxy.url}}
-            )
+            # Both lanes' processors write through the proxy (the plan has every event type).
+            functions = [target.outputs[names.OUTPUT_PROCESSOR_FUNCTION],
+                         target.outputs[names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION]]  # fmt: skip
+            envs = {f: lambda_client.get_function_configuration(FunctionName=f)["Environment"]["Variables"]
+                    for f in functions}  # fmt: skip
+            for function, env in envs.items():
+                lambda_client.update_function_configuration(
+                    FunctionName=function, Environment={"Variables": env | {"AWS_ENDPOINT_URL_DYNAMODB": proxy.url}}
+                )
             planned = plan_burst(side_events, seed=3, workspace=3)
             started = time.monotonic()
             enqueue = send_burst(url, token, planned, concurrency=256, rate=side_rate)
             drained = wait_until_drained(target)
             drain_s = drained - started
-            lambda_client.update_function_configuration(FunctionName=function, Environment={"Variables": env})
+            for function, env in envs.items():
+                lambda_client.update_function_configuration(FunctionName=function, Environment={"Variables": env})
 
             with SyncWebhookServer(_client_via(proxy.url), target.domain_table, token) as sync:
                 sync_report = send_burst(sync.url, token, plan_burst(side_events, seed=3, workspace=4),
@@ -116,11 +122,13 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
             shards = len(
                 target.client("dynamodbstreams").describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
             )
-            config = stack_config()
+            bulk = stack_config().lane(Lane.BULK)
             ddb = target.client("dynamodb")
-            effective_cap = min(config.processor_reserved_concurrency, shards * config.processor_parallelization_factor)
+            # The emulator's mapping poller runs one batch at a time across both lanes, whatever the
+            # caps (on AWS: bulk.effective_concurrency(shards) at once): its bound is one batch.
+            effective_cap = 1
             processed = sum(1 for r in planned if r.kind == "valid")
-            bound = effective_cap * config.processor_batch_size / (config.processor_batch_size * latency_ms / 1000)
+            bound = effective_cap * bulk.batch_size / (bulk.batch_size * latency_ms / 1000)
             results["side_by_side"] = {
                 "events": side_events,
                 "offered_rate_per_second": side_rate,
@@ -132,9 +140,10 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
             }
             results["processor_efficiency"] = {
                 "stream_shards": shards,
-                "reserved_concurrency": config.processor_reserved_concurrency,
+                "reserved_concurrency": bulk.concurrency,
                 "effective_concurrency": effective_cap,
-                "batch_size": config.processor_batch_size,
+                "deployed_effective_concurrency": bulk.effective_concurrency(shards),
+                "batch_size": bulk.batch_size,
                 "injected_latency_ms_per_event": latency_ms,
                 "bound_events_per_second": round(bound, 2),
                 "achieved_events_per_second": round(processed / drain_s, 2),

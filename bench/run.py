@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import infra  # noqa: F401  (silences jsii's Node banner)
-from bench import burst, calls_and_cost, cold_start, warm_cost
+from bench import burst, calls_and_cost, cold_start, reply_under_burst, warm_cost
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -121,8 +121,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--reply-under-burst", action="store_true",
+                        help="only the reply-under-burst benchmark (its own files: bench/results/reply_under_burst.*)")  # fmt: skip
     args = parser.parse_args()
     quick = args.quick
+    if args.reply_under_burst:
+        print(reply_under_burst.write(events=args.events or (500 if quick else 5000), grace_s=60))
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine()}
     print("cold start...", flush=True)

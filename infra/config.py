@@ -5,12 +5,14 @@ its top-level settings, then those of the selected stage (``spillway.stages.<sta
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from infra.lambda_asset import host_architecture, host_python_version
+from spillway_core.lanes import Lane
 
 CONTEXT_KEY = "spillway"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -31,6 +33,28 @@ def stage_names(context: dict[str, Any] | None = None) -> list[str]:
     """The stages cdk.json defines (each one stack, deployable side by side)."""
     spillway = (cdk_context() if context is None else context).get(CONTEXT_KEY) or {}
     return sorted(spillway.get(STAGES_SETTING) or {})
+
+
+MAX_PARALLELIZATION_FACTOR = 10  # Lambda's limit for stream event sources
+
+
+@dataclass(frozen=True)
+class LaneConfig:
+    """One processor lane as deployed: its function's cap and its event source mapping."""
+
+    lane: Lane
+    concurrency: int  # reserved concurrency, and the ParallelizationFactor
+    batch_size: int
+    batching_window_seconds: int
+    iterator_age_alarm_seconds: int
+
+    @property
+    def parallelization_factor(self) -> int:
+        return self.concurrency
+
+    def effective_concurrency(self, shards: int) -> int:
+        """Lambda's cap for a stream source: min(reserved, shards x ParallelizationFactor)."""
+        return min(self.concurrency, shards * self.parallelization_factor)
 
 
 class SpillwayConfig(BaseModel):
@@ -62,11 +86,14 @@ class SpillwayConfig(BaseModel):
     pending_grace_seconds: int = Field(300, alias="pendingGraceSeconds")
     lease_seconds: int = Field(45, alias="leaseSeconds")
 
-    # Processor
-    processor_reserved_concurrency: int = Field(4, alias="processorReservedConcurrency")
-    processor_batch_size: int = Field(10, alias="processorBatchSize")
-    processor_batching_window_seconds: int = Field(1, alias="processorBatchingWindowSeconds")
-    processor_parallelization_factor: int = Field(1, alias="processorParallelizationFactor")
+    # Processor lanes (spillway_core.lanes). A lane's concurrency is its one cap: the stack sets both
+    # the reserved concurrency and the ParallelizationFactor to it, so min(reserved, shards x PF)
+    # equals it on any stream, even a one-shard one. PF is at most 10, hence the upper bound.
+    bulk_concurrency: int = Field(4, alias="bulkConcurrency", ge=1, le=MAX_PARALLELIZATION_FACTOR)
+    bulk_batch_size: int = Field(10, alias="bulkBatchSize", ge=1, le=1000)
+    bulk_batching_window_seconds: int = Field(1, alias="bulkBatchingWindowSeconds", ge=0, le=300)
+    interactive_concurrency: int = Field(2, alias="interactiveConcurrency", ge=1, le=MAX_PARALLELIZATION_FACTOR)
+    interactive_batch_size: int = Field(100, alias="interactiveBatchSize", ge=1, le=1000)
     processor_timeout_seconds: int = Field(30, alias="processorTimeoutSeconds")
     stream_retry_attempts: int = Field(3, alias="streamRetryAttempts")
     backoff_base_seconds: float = Field(2.0, alias="backoffBaseSeconds")
@@ -80,6 +107,7 @@ class SpillwayConfig(BaseModel):
     # Alerts and alarms
     notifier_batch_window_seconds: int = Field(60, alias="notifierBatchWindowSeconds")
     iterator_age_alarm_seconds: int = Field(300, alias="iteratorAgeAlarmSeconds")
+    interactive_iterator_age_alarm_seconds: int = Field(60, alias="interactiveIteratorAgeAlarmSeconds")
     sweeper_woken_alarm_threshold: int = Field(10, alias="sweeperWokenAlarmThreshold")
     throttle_alarm_minutes: int = Field(10, alias="throttleAlarmMinutes")
     # The URL docs/ is published under; Slack alerts link docs/operations.md's runbook entries from it.
@@ -104,6 +132,14 @@ class SpillwayConfig(BaseModel):
         if stage not in stages:
             raise ValueError(f"unknown stage {stage!r}: cdk.json defines {sorted(stages)} (-c spillway:stage=<stage>)")
         return cls.model_validate({**settings, **stages[stage], **overrides, STAGE_SETTING: stage})
+
+    def lane(self, lane: Lane) -> LaneConfig:
+        if lane is Lane.INTERACTIVE:
+            # No batching window: a reply is handed over the moment it is read.
+            return LaneConfig(lane, self.interactive_concurrency, self.interactive_batch_size, 0,
+                              self.interactive_iterator_age_alarm_seconds)  # fmt: skip
+        return LaneConfig(lane, self.bulk_concurrency, self.bulk_batch_size, self.bulk_batching_window_seconds,
+                          self.iterator_age_alarm_seconds)  # fmt: skip
 
     @property
     def asset_architecture(self) -> str:
@@ -151,6 +187,7 @@ OUTPUT_ALERTS_TOPIC = "AlertsTopicArn"
 OUTPUT_DLQ_URL = "ProcessorDlqUrl"
 OUTPUT_INGEST_LOG_GROUP = "IngestLogGroupName"
 OUTPUT_SLACK_SECRET = "SlackWebhookSecretArn"
-OUTPUT_PROCESSOR_FUNCTION = "ProcessorFunctionName"
+OUTPUT_PROCESSOR_FUNCTION = "ProcessorFunctionName"  # the bulk lane's processor
+OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION = "InteractiveProcessorFunctionName"
 OUTPUT_DASHBOARD = "DashboardName"
 OUTPUT_NOTIFIER_DLQ_URL = "NotifierDlqUrl"

@@ -15,6 +15,7 @@ from infra.constructs.notifications import SlackNotifier
 from infra.constructs.processing import Processing
 from infra.constructs.stores import DomainTable, EventStoreTable
 from infra.constructs.sweeping import Sweeping
+from spillway_core.lanes import Lane
 
 
 class SpillwayStack(Stack):
@@ -63,6 +64,12 @@ class SpillwayStack(Stack):
         CfnOutput(self, names.OUTPUT_DLQ_URL, value=processing.dlq.queue_url)
         CfnOutput(self, names.OUTPUT_INGEST_LOG_GROUP, value=ingest.handler.log_group.log_group_name)
         CfnOutput(self, names.OUTPUT_SLACK_SECRET, value=notifier.webhook_secret.secret_arn)
-        CfnOutput(self, names.OUTPUT_PROCESSOR_FUNCTION, value=processing.handler.function.function_name)
+        lanes = processing.lanes
+        CfnOutput(self, names.OUTPUT_PROCESSOR_FUNCTION, value=lanes[Lane.BULK].handler.function.function_name)
+        CfnOutput(
+            self,
+            names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION,
+            value=lanes[Lane.INTERACTIVE].handler.function.function_name,
+        )
         CfnOutput(self, names.OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, names.OUTPUT_NOTIFIER_DLQ_URL, value=notifier.dlq.queue_url)

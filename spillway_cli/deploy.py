@@ -52,16 +52,22 @@ class CloudAssembly:
         return self.directory / f"{self.stack_name}.assets.json"
 
 
-def synthesize(target: str = "local", outdir: Path | None = None, stage: str | None = None) -> CloudAssembly:
-    """Runs the CDK app in-process with ``spillway:target`` (and the stage, if named) set, into its own
-    cloud assembly dir."""
+def synthesize(
+    target: str = "local",
+    outdir: Path | None = None,
+    stage: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> CloudAssembly:
+    """Runs the CDK app in-process with ``spillway:target`` (and the stage, if named, and any other
+    settings overridden, as ``-c spillway:<name>=<value>`` would) set, into its own cloud assembly dir."""
     import aws_cdk as cdk
 
     from infra.app import build_app
 
     outdir = outdir or REPO_ROOT / f"cdk.{target}.out"
     app = cdk.App(context={**cdk_context(), **CDK_CLI_CONTEXT}, outdir=str(outdir))
-    app, stack = build_app(app, overrides={"target": target, **({STAGE_SETTING: stage} if stage else {})})
+    stage_override = {STAGE_SETTING: stage} if stage else {}
+    app, stack = build_app(app, overrides={**(overrides or {}), **stage_override, "target": target})
     app.synth()
     return CloudAssembly(outdir, stack.stack_name)
 

@@ -174,6 +174,16 @@ def plan_burst(
     return ordered
 
 
+def plan_typed(event_types: list[str], leads: int, workspace: int) -> list[PlannedRequest]:
+    """One valid request per given type, in that order, spread over ``leads`` leads."""
+    ids: Counter[str] = Counter()
+    planned = []
+    for i, event_type in enumerate(event_types):
+        payload, fact = _event(event_type, i % leads, ids, i % 600, workspace)
+        planned.append(PlannedRequest("valid", json.dumps(payload).encode(), i % leads, event_type, fact))
+    return planned
+
+
 def expected_leads(planned: list[PlannedRequest]) -> dict[int, dict[str, Any]]:
     """The model: each lead's counts, flags and status, from the set of valid events alone."""
     facts: dict[int, set[tuple[str, str]]] = defaultdict(set)

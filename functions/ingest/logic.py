@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, StoreUnavailable
 from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
+from spillway_core.lanes import lane_of
 from spillway_core.payloads import (
     SUPPORTED_EVENT_TYPES,
     SUPPORTED_PROVIDERS,
@@ -221,6 +222,7 @@ def event_to_store(
         expires_at_s=now_ms // 1000 + settings.retention_days * 86_400,
         sweep_shard=sweep_shard(key, settings.sweep_shards),
         pending_due_at_ms=now_ms + settings.pending_grace_seconds * 1000,
+        lane=lane_of(event.event_type),
         provider=request.provider,
         raw_body=request.body,
         received_at_ms=now_ms,

@@ -13,12 +13,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from processor.logic import ProcessorDeps, process_event
+from processor.logic import ProcessorDeps, process_record
 from spillway_core.alerts import AlertPublisher
 from spillway_core.aws import client
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
 from spillway_core.settings import ProcessorSettings
+from spillway_core.status import EventAttr
 
 logger = Logger(service="spillway-processor")
 metrics = Metrics(namespace="Spillway", service="spillway-processor")
@@ -60,7 +61,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         keys = record.dynamodb.keys if record.dynamodb else None
         dedupe_key = str((keys or {}).get("pk", ""))
         logger.set_correlation_id(dedupe_key)
-        outcome = process_event(dedupe_key, context.aws_request_id, deps)
+        probe_at = ((record.dynamodb.new_image if record.dynamodb else None) or {}).get(EventAttr.PROBE_AT)
+        probe_at_ms = int(probe_at) if probe_at is not None else None
+        outcome = process_record(dedupe_key, probe_at_ms, context.aws_request_id, deps)
         metrics.add_metric(name=f"Event_{outcome}", unit=MetricUnit.Count, value=1)
         logger.info(f"event {outcome}", extra={"outcome": outcome})
         return outcome

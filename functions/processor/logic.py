@@ -14,6 +14,7 @@ from spillway_core.domain import UnsupportedEvent, plan_effect
 from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore
 from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
 from spillway_core.event_store import ClaimedEvent, EventStore, FailedEvent
+from spillway_core.lanes import lane_of_probe
 from spillway_core.payloads import NormalisedEvent
 
 if TYPE_CHECKING:
@@ -57,6 +58,17 @@ def apply_effect(claimed: ClaimedEvent, deps: ProcessorDeps) -> bool:
             continue  # another event for the same lead or message got there first: fold again
         return True
     raise RetryableProcessingError("the lead kept changing under concurrent events")
+
+
+def process_record(key: str, probe_at_ms: int | None, owner: str, deps: ProcessorDeps) -> str:
+    """One stream record: an event to run, or the sweeper's lane probe (its time becomes the lane's
+    watermark: this lane has now read every record written before it)."""
+    lane = lane_of_probe(key)
+    if lane is None:
+        return process_event(key, owner, deps)
+    if probe_at_ms is not None:
+        deps.events.advance_watermark(lane, probe_at_ms)
+    return "probe"
 
 
 def process_event(dedupe_key: str, owner: str, deps: ProcessorDeps) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, StoreUnavailable
+from spillway_core.lanes import Lane, probe_key, watermark_key
 from spillway_core.status import STATUS_INDEX, EventStatus
 from spillway_core.status import EventAttr as A
 
@@ -39,6 +40,7 @@ class NewEvent:
     pending_due_at_ms: int | None
     status: EventStatus = EventStatus.PENDING
     workspace: str | None = None
+    lane: str | None = None  # live events only: the lane whose stream filter passes its records
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ class EventStore:
         if event.sweep_shard is not None and event.pending_due_at_ms is not None:
             item[A.SWEEP_SHARD] = {"S": event.sweep_shard}
             item[A.DUE_AT] = {"N": str(event.pending_due_at_ms)}
+        if event.lane is not None:
+            item[A.LANE] = {"S": event.lane}
         # The size budget is checked before the write: an item DynamoDB would refuse is not a 503.
         room = ITEM_BUDGET_BYTES - item_bytes(item) - len(A.RAW_TRIMMED) - 1
         if room < 0:
@@ -515,14 +519,25 @@ class EventStore:
 
     # --- sweeper --------------------------------------------------------------------------------
 
-    def _query_due(self, index_name: str, shard: str, now_ms: int, **kwargs: Any) -> dict[str, Any]:
+    def _query_due(
+        self, index_name: str, shard: str, now_ms: int, pending_due_before_ms: int | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        names = {"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT}
+        values: dict[str, Any] = {":shard": {"S": shard}, ":now": {"N": str(now_ms)}}
+        if pending_due_before_ms is not None:
+            # PENDING events still queued in their lane are held back (see sweeper.logic); the index
+            # projects the status, so the filter reads no base-table item.
+            kwargs["FilterExpression"] = "#status <> :pending OR #due < :pendingBound"
+            names["#status"] = A.STATUS
+            values[":pending"] = {"S": EventStatus.PENDING.value}
+            values[":pendingBound"] = {"N": str(pending_due_before_ms)}
         try:
             response: dict[str, Any] = self._ddb.query(
                 TableName=self._table,
                 IndexName=index_name,
                 KeyConditionExpression="#shard = :shard AND #due <= :now",
-                ExpressionAttributeNames={"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
-                ExpressionAttributeValues={":shard": {"S": shard}, ":now": {"N": str(now_ms)}},
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 **kwargs,
             )
         except ClientError as exc:
@@ -531,19 +546,65 @@ class EventStore:
             raise StoreUnavailable(type(exc).__name__) from exc
         return response
 
-    def count_due(self, index_name: str, shard: str, now_ms: int) -> int:
-        return int(self._query_due(index_name, shard, now_ms, Select="COUNT")["Count"])
+    def count_due(self, index_name: str, shard: str, now_ms: int, pending_due_before_ms: int | None = None) -> int:
+        return int(self._query_due(index_name, shard, now_ms, pending_due_before_ms, Select="COUNT")["Count"])
 
-    def query_due(self, index_name: str, shard: str, now_ms: int, limit: int) -> list[DueEvent]:
-        response = self._query_due(index_name, shard, now_ms, Limit=limit)
+    def query_due(
+        self, index_name: str, shard: str, now_ms: int, limit: int, pending_due_before_ms: int | None = None
+    ) -> list[DueEvent]:
+        """Up to ``limit`` due events of one sweep shard, oldest due first."""
+        items: list[dict[str, Any]] = []
+        start: dict[str, Any] = {}
+        while len(items) < limit:
+            # A filter applies after Limit, so a page of held events can come back empty: read on.
+            response = self._query_due(index_name, shard, now_ms, pending_due_before_ms, Limit=limit, **start)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                break
+            start = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
         return [
             DueEvent(
                 dedupe_key=item[A.PK]["S"],
                 status=item[A.STATUS]["S"],
                 due_at_ms=int(item[A.DUE_AT]["N"]),
             )
-            for item in response.get("Items", [])
+            for item in items[:limit]
         ]
+
+    # --- lane probes (see spillway_core.lanes) -----------------------------------------------------
+
+    def write_probe(self, lane: Lane, now_ms: int) -> None:
+        """The sweeper's probe: its stream record queues behind everything the lane has not read yet."""
+        self._update(
+            Key={A.PK: {"S": probe_key(lane)}},
+            UpdateExpression="SET #lane = :lane, #probe = :now",
+            ExpressionAttributeNames={"#lane": A.LANE, "#probe": A.PROBE_AT},
+            ExpressionAttributeValues={":lane": {"S": lane.value}, ":now": {"N": str(now_ms)}},
+        )
+
+    def advance_watermark(self, lane: Lane, probe_at_ms: int) -> bool:
+        """The lane's processor reached a probe: it has read every record written before probe_at_ms.
+        Only moves forward, so a redelivered old probe changes nothing."""
+        response = self._update(
+            Key={A.PK: {"S": watermark_key(lane)}},
+            ConditionExpression="attribute_not_exists(#wm) OR #wm < :probe",
+            UpdateExpression="SET #wm = :probe",
+            ExpressionAttributeNames={"#wm": A.WATERMARK},
+            ExpressionAttributeValues={":probe": {"N": str(probe_at_ms)}},
+        )
+        return response is not None
+
+    def watermark(self, lane: Lane) -> int:
+        """The lane's watermark (epoch ms); 0 while the lane has processed no probe yet."""
+        try:
+            item = self._ddb.get_item(
+                TableName=self._table, Key={A.PK: {"S": watermark_key(lane)}}, ConsistentRead=True
+            ).get("Item")
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return int(item[A.WATERMARK]["N"]) if item and A.WATERMARK in item else 0
 
     def wake(self, due: DueEvent, now_ms: int, next_due_ms: int) -> bool:
         """Put a live event back to PENDING with a fresh stream record; safe if sweeps overlap.

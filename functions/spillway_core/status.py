@@ -43,6 +43,9 @@ class EventAttr:
     COMPLETED_AT = "completedAt"
     EXPIRES_AT = "expiresAt"  # TTL, epoch seconds
     WORKSPACE = "workspace"  # the provider workspace id, when the payload names one (operator filters)
+    LANE = "lane"  # the processing lane (spillway_core.lanes); each lane's stream filter matches on it
+    PROBE_AT = "probeAt"  # lane probe items: when the sweeper wrote the probe (epoch ms)
+    WATERMARK = "watermark"  # lane watermark items: probeAt of the newest probe the lane has processed
 
 
 SWEEP_INDEX = "bySweepShard"

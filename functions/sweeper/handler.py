@@ -24,7 +24,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = SweeperSettings.from_env(os.environ)
     store = EventStore(client("dynamodb", settings), settings.events_table)
     alerts = AlertPublisher(client("sns", settings), settings.alerts_topic_arn)
-    report = sweep(store, alerts, settings, now_ms=int(time.time() * 1000))
+    now_ms = int(time.time() * 1000)
+    report = sweep(store, alerts, settings, now_ms=now_ms)
     woken = sum(report.woken.values())
     metrics.add_metric(name="WokenTotal", unit=MetricUnit.Count, value=woken)
     metrics.add_metric(name="WokenPending", unit=MetricUnit.Count, value=report.woken["PENDING"])
@@ -33,6 +34,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="AlertsResent", unit=MetricUnit.Count, value=report.alerts_resent)
     metrics.add_metric(name="BacklogRemaining", unit=MetricUnit.Count, value=report.remaining_due)
     metrics.add_metric(name="OldestDueAge", unit=MetricUnit.Milliseconds, value=report.oldest_due_age_ms)
+    # How far the slowest lane is behind (about one sweep period when idle; none before its first probe).
+    lanes_behind_ms = now_ms - report.lanes_caught_up_to_ms if report.lanes_caught_up_to_ms else None
+    if lanes_behind_ms is not None:
+        metrics.add_metric(name="LanesBehind", unit=MetricUnit.Milliseconds, value=lanes_behind_ms)
     summary = {
         "woken": dict(report.woken),
         "alertsResent": report.alerts_resent,
@@ -40,6 +45,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "budgetExhausted": report.budget_exhausted,
         "remainingDue": report.remaining_due,
         "oldestDueAgeMs": report.oldest_due_age_ms,
+        "lanesBehindMs": lanes_behind_ms,
     }
     logger.info("sweep finished", extra=summary)
     return summary

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -15,6 +14,7 @@ from infra.constructs.ingest_api import IngestApi
 from infra.constructs.notifications import SlackNotifier
 from infra.constructs.processing import Processing
 from infra.constructs.sweeping import Sweeping
+from spillway_core.lanes import Lane
 
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
@@ -46,7 +46,6 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._action = actions.SnsAction(alerts.topic)
-        processor = processing.handler.function
         self.alarms: dict[str, cloudwatch.Alarm] = {}
 
         self._alarm_at_least_one(
@@ -64,11 +63,12 @@ class Monitoring(Construct):
             spillway_metric("Event_failed", "spillway-processor"),
             "Events ended FAILED: see the Slack alert or `spillway status`.",
         )
-        self._alarm_at_least_one(
-            "ProcessorErrors",
-            processor.metric_errors(period=FIVE_MINUTES),
-            "The processor crashed or timed out on a batch.",
-        )
+        for lane, part in processing.lanes.items():
+            self._alarm_at_least_one(
+                _lane_name(lane, "ProcessorErrors"),
+                part.handler.function.metric_errors(period=FIVE_MINUTES),
+                f"The {lane.value} processor crashed or timed out on a batch.",
+            )
         self._alarm_at_least_one(
             "IngestUnavailable",
             spillway_metric("Webhook_unavailable", "spillway-ingest"),
@@ -92,21 +92,26 @@ class Monitoring(Construct):
         self._alarm_at_least_one("NotifierErrors", notifier.handler.function.metric_errors(period=FIVE_MINUTES),
             "The Slack notifier failed.")  # fmt: skip
 
-        self._alarm(
-            "ProcessorIteratorAge",
-            processor.metric("IteratorAge", statistic="Maximum", period=ONE_MINUTE),
-            threshold=config.iterator_age_alarm_seconds * 1000,
-            evaluation_periods=3,
-            description=f"The processor is more than {config.iterator_age_alarm_seconds}s behind the stream.",
-        )
-        self._alarm(
-            "ProcessorThrottlesSustained",
-            processor.metric_throttles(period=ONE_MINUTE, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=config.throttle_alarm_minutes,
-            description="The processor has been throttled at its concurrency cap for "
-            f"{config.throttle_alarm_minutes} minutes in a row (short bursts are expected).",
-        )
+        for lane, part in processing.lanes.items():
+            function, settings = part.handler.function, part.lane
+            self._alarm(
+                _lane_name(lane, "ProcessorIteratorAge"),
+                function.metric("IteratorAge", statistic="Maximum", period=ONE_MINUTE),
+                threshold=settings.iterator_age_alarm_seconds * 1000,
+                evaluation_periods=3,
+                description=f"The {lane.value} lane is more than {settings.iterator_age_alarm_seconds}s "
+                "behind the stream.",
+            )
+            # With PF = the cap, one shard never throttles; a stream with more shards offers up to
+            # shards x PF batches at once and the reserved concurrency throttles the rest.
+            self._alarm(
+                _lane_name(lane, "ProcessorThrottlesSustained"),
+                function.metric_throttles(period=ONE_MINUTE, statistic="Sum"),
+                threshold=1,
+                evaluation_periods=config.throttle_alarm_minutes,
+                description=f"The {lane.value} lane has been throttled at its cap of {settings.concurrency} for "
+                f"{config.throttle_alarm_minutes} minutes in a row (short bursts are expected).",
+            )
         self._alarm(
             "SweeperWokePending",
             spillway_metric("WokenPending", "spillway-sweeper", period=Duration.minutes(15)),
@@ -136,12 +141,16 @@ class Monitoring(Construct):
         self.alarms[name] = alarm
 
 
+def _lane_name(lane: Lane, name: str) -> str:
+    """Bulk keeps the historical alarm names (the runbook anchors); the interactive lane is prefixed."""
+    return name if lane is Lane.BULK else f"Interactive{name}"
+
+
 def _queue_depth(queue: sqs.IQueue) -> cloudwatch.IMetric:
     return queue.metric_approximate_number_of_messages_visible(period=ONE_MINUTE, statistic="Maximum")
 
 
 def _dashboard(scope: Construct, ingest: IngestApi, processing: Processing, sweeping: Sweeping) -> cloudwatch.Dashboard:
-    processor: lambda_.Function = processing.handler.function
     api = ingest.api
     dashboard = cloudwatch.Dashboard(scope, "Dashboard", default_interval=Duration.hours(3))
 
@@ -151,16 +160,21 @@ def _dashboard(scope: Construct, ingest: IngestApi, processing: Processing, swee
     def emf(names: tuple[str, ...], service: str) -> list[cloudwatch.IMetric]:
         return [spillway_metric(name, service, ONE_MINUTE) for name in names]
 
+    def per_lane(metric: str, statistic: str) -> list[cloudwatch.IMetric]:
+        metrics: list[cloudwatch.IMetric] = [
+            part.handler.function.metric(metric, statistic=statistic, label=f"{lane.value} {metric}")
+            for lane, part in processing.lanes.items()
+        ]
+        return metrics
+
     webhooks = ("Webhook_accepted", "Webhook_duplicate", "Webhook_ignored", "Webhook_rejected", "Webhook_unavailable")
     events = ("Event_succeeded", "Event_succeeded_already_applied", "Event_retry", "Event_failed", "Event_skipped")
     repairs = ("WokenPending", "ReleasedRunning", "RetriesDue", "AlertsResent", "BacklogRemaining")
     api_traffic: list[cloudwatch.IMetric] = [api.metric_count(), api.metric_client_error(), api.metric_server_error()]
-    processor_health: list[cloudwatch.IMetric] = [
-        processor.metric("ConcurrentExecutions", statistic="Maximum"),
-        processor.metric_throttles(),
-        processor.metric_errors(),
+    sweeper_ages: list[cloudwatch.IMetric] = [
+        spillway_metric("OldestDueAge", "spillway-sweeper").with_(statistic="Maximum"),
+        spillway_metric("LanesBehind", "spillway-sweeper").with_(statistic="Maximum"),
     ]
-    oldest_due = spillway_metric("OldestDueAge", "spillway-sweeper").with_(statistic="Maximum")
     dashboard.add_widgets(
         graph("Webhooks by outcome", emf(webhooks, "spillway-ingest")),
         graph("API Gateway requests, 4xx, 5xx", api_traffic),
@@ -168,12 +182,15 @@ def _dashboard(scope: Construct, ingest: IngestApi, processing: Processing, swee
     )
     dashboard.add_widgets(
         graph("Events by outcome", emf(events, "spillway-processor")),
-        graph("Processor backlog: iterator age (ms)", [processor.metric("IteratorAge", statistic="Maximum")]),
-        graph("Processor concurrency, throttles, errors", processor_health),
+        graph("Backlog per lane: iterator age (ms)", per_lane("IteratorAge", "Maximum")),
+        graph(
+            "Per lane: concurrency (cap: the lane's concurrency), throttles, errors",
+            per_lane("ConcurrentExecutions", "Maximum") + per_lane("Throttles", "Sum") + per_lane("Errors", "Sum"),
+        ),
     )
     dashboard.add_widgets(
         graph("Sweeper repairs", emf(repairs, "spillway-sweeper")),
         graph("Processor dead-letter queue", [_queue_depth(processing.dlq)]),
-        graph("Sweeper: oldest due age (ms)", [oldest_due]),
+        graph("Sweeper: oldest due age, lanes behind (ms)", sweeper_ages),
     )
     return dashboard

@@ -1,4 +1,5 @@
-"""The processor: fed by the events stream (PENDING images only), capped, retried, with a DLQ."""
+"""The processor lanes: each fed by its part of the events stream (PENDING images only), capped,
+retried, with a shared DLQ."""
 
 from __future__ import annotations
 
@@ -12,63 +13,64 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import PROCESSOR_HANDLER, EnvVar, SpillwayConfig
+from infra.config import PROCESSOR_HANDLER, EnvVar, LaneConfig, SpillwayConfig
 from infra.constructs.alerts import Alerts
 from infra.constructs.function import SpillwayFunction
 from infra.constructs.nag import acknowledge
 from infra.constructs.stores import DomainTable, EventStoreTable
+from spillway_core.lanes import Lane, probe_key
 from spillway_core.status import EventAttr, EventStatus
 
 
-def pending_only_filter() -> Mapping[str, Any]:
-    """Stream records whose new image is PENDING: new events and the ones the sweeper woke."""
-    return lambda_.FilterCriteria.filter(
+def lane_filters(lane: Lane) -> list[Mapping[str, Any]]:
+    """The lane's stream records: its events whose new image is PENDING (new, or woken by the
+    sweeper), and its probe. The lanes' filters are disjoint and cover every supported type."""
+    pending = lambda_.FilterCriteria.filter(
         {
             "eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"),
-            "dynamodb": {"NewImage": {EventAttr.STATUS: {"S": lambda_.FilterRule.is_equal(EventStatus.PENDING.value)}}},
+            "dynamodb": {
+                "NewImage": {
+                    EventAttr.STATUS: {"S": lambda_.FilterRule.is_equal(EventStatus.PENDING.value)},
+                    EventAttr.LANE: {"S": lambda_.FilterRule.is_equal(lane.value)},
+                }
+            },
         }
     )
+    probe = lambda_.FilterCriteria.filter(
+        {"dynamodb": {"Keys": {EventAttr.PK: {"S": lambda_.FilterRule.is_equal(probe_key(lane))}}}}
+    )
+    return [pending, probe]
 
 
-class Processing(Construct):
+class LaneProcessor(Construct):
+    """One lane: its own function (same asset and handler), cap, batch size, window and mapping."""
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         config: SpillwayConfig,
+        lane: LaneConfig,
         code: lambda_.Code,
         events: EventStoreTable,
         domain: DomainTable,
         alerts: Alerts,
+        dlq: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
-        if config.lease_seconds <= config.processor_timeout_seconds:
-            raise ValueError(
-                "leaseSeconds must exceed processorTimeoutSeconds: a live invocation must never lose its lease"
-            )
-        # Batches the function itself cannot handle (after retries and bisection) land here.
-        self.dlq = sqs.Queue(
-            self,
-            "Dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        acknowledge(
-            self.dlq, "AwsSolutions::AwsSolutions-SQS3", "This queue is itself the processor's dead-letter queue."
-        )
+        self.lane = lane
         self.handler = SpillwayFunction(
             self,
-            "Processor",
+            "Function",
             config=config,
             code=code,
             handler=PROCESSOR_HANDLER,
             service="spillway-processor",
-            description="Spillway processor: claims PENDING events and applies their domain effects once",
+            description=f"Spillway {lane.lane.value} processor: claims PENDING events and applies their effects once",
             timeout=Duration.seconds(config.processor_timeout_seconds),
             memory_size=512,
-            reserved_concurrency=config.processor_reserved_concurrency,
+            reserved_concurrency=lane.concurrency,
             environment={
                 EnvVar.EVENTS_TABLE: events.table.table_name,
                 EnvVar.DOMAIN_TABLE: domain.table.table_name,
@@ -92,14 +94,15 @@ class Processing(Construct):
         self.event_source = sources.DynamoEventSource(
             events.table,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=config.processor_batch_size,
-            max_batching_window=Duration.seconds(config.processor_batching_window_seconds),
-            parallelization_factor=config.processor_parallelization_factor,
+            batch_size=lane.batch_size,
+            max_batching_window=Duration.seconds(lane.batching_window_seconds),
+            # PF = the cap: even a one-shard stream reaches it (concurrency = min(reserved, shards x PF)).
+            parallelization_factor=lane.parallelization_factor,
             bisect_batch_on_error=True,
             retry_attempts=config.stream_retry_attempts,
             report_batch_item_failures=True,
-            on_failure=sources.SqsDlq(self.dlq),
-            filters=[pending_only_filter()],
+            on_failure=sources.SqsDlq(dlq),
+            filters=lane_filters(lane.lane),
         )
         self.handler.function.add_event_source(self.event_source)
         acknowledge(
@@ -114,3 +117,44 @@ class Processing(Construct):
             "Added by topic.grant_publish for the alerts topic's key only (GenerateDataKey and "
             "GenerateDataKeyWithoutPlaintext on that one key).",
         )
+
+
+class Processing(Construct):
+    """Two lanes read the one events stream: a DynamoDB stream allows at most two readers per shard,
+    and the lanes use both (nothing else may read this stream)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: SpillwayConfig,
+        code: lambda_.Code,
+        events: EventStoreTable,
+        domain: DomainTable,
+        alerts: Alerts,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if config.lease_seconds <= config.processor_timeout_seconds:
+            raise ValueError(
+                "leaseSeconds must exceed processorTimeoutSeconds: a live invocation must never lose its lease"
+            )
+        # Batches a lane's function itself cannot handle (after retries and bisection) land here.
+        self.dlq = sqs.Queue(
+            self,
+            "Dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dlq, "AwsSolutions::AwsSolutions-SQS3", "This queue is itself the processor's dead-letter queue."
+        )
+        construct_ids = {Lane.BULK: "Processor", Lane.INTERACTIVE: "InteractiveProcessor"}
+        self.lanes = {
+            lane: LaneProcessor(
+                self, construct_ids[lane], config=config, lane=config.lane(lane), code=code,
+                events=events, domain=domain, alerts=alerts, dlq=self.dlq,
+            )
+            for lane in Lane
+        }  # fmt: skip

@@ -18,6 +18,7 @@ import pytest
 from infra import config as names
 from ingest.logic import sweep_shard
 from spillway_cli.target import stack_config
+from spillway_core.lanes import lane_of
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
 from tests.support.slack import SlackStandIn
@@ -49,6 +50,7 @@ def put_event(deployed: Deployed, key: str, status: str, normalised: str, due_ms
         "pk": {"S": key},
         "provider": {"S": "emailbison"},
         "eventType": {"S": key.split(":")[1]},
+        "lane": {"S": lane_of(key.split(":")[1]).value},  # as ingest writes it: each lane reads its own
         "status": {"S": status},
         "receivedAt": {"N": str(now)},
         "updatedAt": {"N": str(now)},

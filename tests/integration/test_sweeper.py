@@ -6,6 +6,7 @@ from typing import Any
 
 from spillway_core.alerts import AlertPublisher
 from spillway_core.event_store import EventStore
+from spillway_core.lanes import Lane, probe_key
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import SWEEP_INDEX
 from sweeper.logic import shard_names, sweep
@@ -36,6 +37,13 @@ def put_event(aws: Aws, key: str, status: str, due_at: int | None, shard: str = 
     aws.dynamodb.put_item(TableName=EVENTS_TABLE_NAME, Item=item)
 
 
+def lanes_have_read_up_to(aws: Aws, watermark: int) -> None:
+    """Every lane's processor has read a probe written at ``watermark`` (see spillway_core.lanes)."""
+    store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
+    for lane in Lane:
+        store.advance_watermark(lane, watermark)
+
+
 def status_of(aws: Aws, key: str) -> dict[str, Any]:
     item = aws.event_item(key)
     assert item is not None
@@ -49,6 +57,7 @@ def test_each_live_state_past_due_is_woken(aws: Aws) -> None:
     put_event(aws, "running-in-lease", "RUNNING", NOW + 60_000)
     put_event(aws, "retry-not-due", "RETRY_WAIT", NOW + 1_000)
     put_event(aws, "done", "SUCCEEDED", None)
+    lanes_have_read_up_to(aws, NOW)
 
     report = run_sweep(aws)
 
@@ -69,6 +78,7 @@ def test_a_run_is_bounded(aws: Aws) -> None:
     for n in range(8):
         put_event(aws, f"lost-{n}", "PENDING", NOW - 1, shard=shard_names(4)[n % 4])
     settings = SETTINGS.model_copy(update={"max_items_per_run": 5})
+    lanes_have_read_up_to(aws, NOW)
 
     report = run_sweep(aws, settings)
 
@@ -78,6 +88,42 @@ def test_a_run_is_bounded(aws: Aws) -> None:
     assert report.oldest_due_age_ms == 1
     # The rest are picked up by the next run.
     assert sum(run_sweep(aws, settings).woken.values()) == 3
+
+
+def test_a_pending_event_is_held_until_every_lane_has_read_past_its_record(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    # Both PENDING past their grace: "early" was written (dueAt - grace) before the watermark,
+    # "queued" after it, so its record may still wait in its lane. Other states are never held.
+    put_event(aws, "early", "PENDING", NOW - 60_000, shard="000")
+    put_event(aws, "queued", "PENDING", NOW - 1_000, shard="000")
+    put_event(aws, "running-expired", "RUNNING", NOW - 1_000, shard="001")
+    store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
+    store.advance_watermark(Lane.BULK, NOW - grace - 30_000)
+    store.advance_watermark(Lane.INTERACTIVE, NOW)  # the slowest lane decides
+
+    report = run_sweep(aws)
+
+    assert report.woken == {"PENDING": 1, "RUNNING": 1}
+    assert status_of(aws, "early")["wakes"]["N"] == "1"
+    assert "wakes" not in status_of(aws, "queued")
+    assert report.remaining_due == 0  # held events are not a backlog the sweeper owes
+    # This run probed both lanes; once the bulk lane reads its probe, the queued one is woken.
+    probes = {lane: aws.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": probe_key(lane)}})["Item"]
+              for lane in Lane}  # fmt: skip
+    assert {lane: p["probeAt"]["N"] for lane, p in probes.items()} == dict.fromkeys(Lane, str(NOW))
+    assert {lane: p["lane"]["S"] for lane, p in probes.items()} == {lane: lane.value for lane in Lane}
+    store.advance_watermark(Lane.BULK, NOW)
+    assert run_sweep(aws, now=NOW + 60_000).woken == {"PENDING": 1}
+
+
+def test_a_lanes_watermark_only_moves_forward(aws: Aws) -> None:
+    store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
+
+    assert store.watermark(Lane.BULK) == 0
+    assert store.advance_watermark(Lane.BULK, NOW) is True
+    assert store.advance_watermark(Lane.BULK, NOW - 60_000) is False  # a redelivered older probe
+    assert store.watermark(Lane.BULK) == NOW
+    assert store.watermark(Lane.INTERACTIVE) == 0
 
 
 def test_overlapping_runs_wake_each_event_once(aws: Aws) -> None:

@@ -19,9 +19,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from processor.logic import process_event
+from processor.logic import process_record
 from spillway_core.alerts import AlertPublisher
 from spillway_core.domain import effect_marker_pk
+from spillway_core.lanes import lane_of_probe
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES
 from sweeper.logic import sweep
@@ -162,12 +163,20 @@ class FaultyWorld:
         key, deliveries = self.stream.popleft()
         self.invocations += 1
         try:
-            process_event(key, f"invocation-{self.invocations}", self.deps)
+            process_record(key, self._probe_at(key), f"invocation-{self.invocations}", self.deps)
         except Killed:
             self.killed_at.setdefault(key, self.clock)
             self._retry(key, deliveries)
         except Exception:  # reported as a batch item failure: the stream retries the record
             self._retry(key, deliveries)
+
+    def _probe_at(self, key: str) -> int | None:
+        """A lane probe's time, as its stream image carries it (no sweep runs while records are queued,
+        so the item still holds the value its record was written with)."""
+        if lane_of_probe(key) is None:
+            return None
+        item = self.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}}, ConsistentRead=True)
+        return int(item["Item"]["probeAt"]["N"])
 
     def _retry(self, key: str, deliveries: int) -> None:
         if deliveries < STREAM_RETRY_ATTEMPTS:
@@ -192,8 +201,9 @@ class FaultyWorld:
             self._safe(lambda due=due: self.events.wake(due, self.clock, self.clock + 300_000))
         after = self._statuses_and_wakes()
         for key, (status, wakes) in after.items():
-            if status == "PENDING" and before.get(key) != (status, wakes):
-                self.stream.append((key, 0))  # the MODIFY record of a wake
+            if (status == "PENDING" or lane_of_probe(key)) and before.get(key) != (status, wakes):
+                # The MODIFY record of a wake, or of a lane probe: one FIFO plays both lanes here.
+                self.stream.append((key, 0))
 
     def _safe(self, action: Any) -> Any:
         try:
@@ -204,11 +214,17 @@ class FaultyWorld:
             return None
 
     def _statuses_and_wakes(self) -> dict[str, tuple[str, str]]:
+        """Events by (status, wakes); lane probes by (probe time, "")."""
         items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
-        return {i["pk"]["S"]: (i["status"]["S"], i.get("wakes", {"N": "0"})["N"]) for i in items}
+        return {
+            i["pk"]["S"]: (i["status"]["S"], i.get("wakes", {"N": "0"})["N"])
+            if "status" in i
+            else (i.get("probeAt", {"N": ""})["N"], "")
+            for i in items
+        }
 
     def quiet(self) -> bool:
-        items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
+        items = _events(self.dynamodb)
         return not self.stream and not any(i["status"]["S"] in LIVE_STATUSES or "alertPending" in i for i in items)
 
     def run_to_quiescence(self, max_steps: int = 5_000) -> RunReport:
@@ -225,7 +241,7 @@ class FaultyWorld:
                     finished_at[key] = self.clock
         else:
             raise AssertionError("the pipeline did not quiesce")
-        items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
+        items = _events(self.dynamodb)
         alerts: dict[str, int] = {}
         for message in self.publisher.published:
             # Alerts carry safe metadata only: never the lead's address or message text.
@@ -242,3 +258,9 @@ class FaultyWorld:
             sweeps=self.sweeps,
             recovery_ms=[finished_at[k] - t for k, t in self.killed_at.items() if k in finished_at],
         )  # fmt: skip
+
+
+def _events(dynamodb: Any) -> list[dict[str, Any]]:
+    """The events table's events (not the lanes' probe and watermark items)."""
+    items = dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
+    return [i for i in items if "status" in i]

@@ -100,7 +100,7 @@ class InProcessPipeline:
 
     def event_statuses(self) -> dict[str, str]:
         items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
-        return {i["pk"]["S"]: i["status"]["S"] for i in items}
+        return {i["pk"]["S"]: i["status"]["S"] for i in items if "status" in i}  # not the lanes' probes
 
     def domain_state(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Every domain item, without bookkeeping attributes (versions, wall-clock stamps)."""

@@ -83,7 +83,7 @@ class World:
         self.sqs = sqs
         self.processor_dlq = sqs.create_queue(QueueName=PROCESSOR_DLQ)["QueueUrl"]
         self.notifier_dlq = sqs.create_queue(QueueName=NOTIFIER_DLQ)["QueueUrl"]
-        self.pipeline = InProcessPipeline(self.dynamodb)
+        self.pipeline = InProcessPipeline(self.dynamodb, workspaces=(12, 13))  # the workspaces the tests write to
         stream = self.dynamodb.describe_table(TableName=EVENTS_TABLE_NAME)["Table"]["LatestStreamArn"]
         shared = {"EVENTS_TABLE": EVENTS_TABLE_NAME, "PENDING_GRACE_SECONDS": "300"}
         self.lambda_ = FakeLambda(

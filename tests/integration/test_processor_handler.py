@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from typing import Any
 
 import ingest.handler
@@ -166,7 +167,7 @@ def test_poison_event_fails_with_one_safe_alert(aws: Aws, email_sent: dict[str, 
     assert len(alerts) == 1
     assert alerts[0]["dedupe_key"] == key
     assert alerts[0]["error_class"] == "PermanentProcessingError"
-    assert alerts[0]["inspect_command"] == f"spillway inspect '{key}'"
+    assert shlex.split(alerts[0]["inspect_command"]) == ["spillway", "inspect", key]
     assert "@" not in json.dumps(alerts[0])
 
 

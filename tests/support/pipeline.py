@@ -52,7 +52,7 @@ def processor_deps(dynamodb: Any, alerts: Any, clock_ms: Callable[[], int], seed
 
 
 class InProcessPipeline:
-    def __init__(self, dynamodb: Any, seed: int = 0) -> None:
+    def __init__(self, dynamodb: Any, seed: int = 0, workspaces: tuple[str | int, ...] = (WORKSPACE,)) -> None:
         self.dynamodb = dynamodb
         self.clock = 1_795_000_000_000
         self.alerts = CapturedAlerts()
@@ -61,8 +61,8 @@ class InProcessPipeline:
                 "EVENTS_TABLE": EVENTS_TABLE_NAME,
                 "INGEST_TOKEN_BINDINGS": bindings_json(
                     {
-                        hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", [WORKSPACE]),
-                        hashlib.sha256(INBOXXIA_TOKEN.encode()).hexdigest(): binding("inboxxia", [WORKSPACE]),
+                        hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", workspaces),
+                        hashlib.sha256(INBOXXIA_TOKEN.encode()).hexdigest(): binding("inboxxia", workspaces),
                     }
                 ),
             }

@@ -250,7 +250,7 @@ def report(results: dict[str, Any]) -> str:
         f"against a {lanes['bulk_drain_s']} s drain; merged: p95 {merged['reply_latency_s']['p95']} s.",
         "",
         "The emulator's mapping poller runs one batch at a time across all mappings (it ignores reserved "
-        "concurrency and ParallelizationFactor), so a reply waits for at most the bulk batch in progress, and "
+        "concurrency and ParallelizationFactor), so a reply waits at least for the bulk batch in progress, and "
         "the bulk bound here is one batch at a time. On AWS each lane runs up to its cap at once: bounds "
         f"{results['aws_bound_events_per_s']} events/s at this latency.",
         "",

@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 # The workspaces the e2e tests write to, per provider: each provider has its own bound token.
 E2E_WORKSPACES = {
-    "emailbison": [SAMPLE_WORKSPACE, str(LOAD_WORKSPACE), *(str(ws) for ws in range(1000, 1010))],
+    "emailbison": [SAMPLE_WORKSPACE, str(LOAD_WORKSPACE), "91", *(str(ws) for ws in range(1000, 1010))],
     "inboxxia": [SAMPLE_WORKSPACE, "2000", "5"],  # "5": the Inboxxia sample (email_sent_string_ids.json)
 }
 

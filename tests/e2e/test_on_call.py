@@ -40,13 +40,16 @@ def slack(deployed: Deployed) -> Iterator[SlackStandIn]:
         yield stand_in
 
 
-def set_env(deployed: Deployed, marker: str, **changes: str) -> tuple[str, dict[str, str]]:
-    """Changes the environment of the stack's function that has ``marker`` set; returns the old one."""
-    [(name, env)] = [(n, e) for n, e in function_environments(deployed.target).items() if marker in e]
-    deployed.target.client("lambda").update_function_configuration(
-        FunctionName=name, Environment={"Variables": env | changes}
-    )
-    return name, env
+def set_env(deployed: Deployed, marker: str, **changes: str) -> dict[str, str]:
+    """Changes the environment of every function of the stack that has ``marker`` set (both processor
+    lanes have the domain table); returns the first one's old environment."""
+    found = [(n, e) for n, e in function_environments(deployed.target).items() if marker in e]
+    assert found, marker
+    for name, env in found:
+        deployed.target.client("lambda").update_function_configuration(
+            FunctionName=name, Environment={"Variables": env | changes}
+        )
+    return found[0][1]
 
 
 def notifier_mapping(deployed: Deployed) -> str:
@@ -71,8 +74,8 @@ def test_a_poison_burst_is_listed_replayed_and_succeeds_once(deployed: Deployed,
     lambda_ = deployed.target.client("lambda")
     notifier = notifier_mapping(deployed)
     lambda_.update_event_source_mapping(UUID=notifier, Enabled=False)
-    _, ingest_env = set_env(deployed, names.EnvVar.INGEST_TOKEN_SHA256S, MAX_ATTEMPTS="1")
-    _, processor_env = set_env(deployed, names.EnvVar.DOMAIN_TABLE, DOMAIN_TABLE="spillway-missing-table")
+    ingest_env = set_env(deployed, names.EnvVar.INGEST_TOKEN_BINDINGS, MAX_ATTEMPTS="1")
+    processor_env = set_env(deployed, names.EnvVar.DOMAIN_TABLE, DOMAIN_TABLE="spillway-missing-table")
     keys = []
     for n in range(BURST):
         payload = load_fixture("email_sent.json")
@@ -80,7 +83,7 @@ def test_a_poison_burst_is_listed_replayed_and_succeeds_once(deployed: Deployed,
         status, body = deployed.post(payload)
         assert status == 200, body
         keys.append(body["id"])
-    set_env(deployed, names.EnvVar.INGEST_TOKEN_SHA256S, MAX_ATTEMPTS=ingest_env.get("MAX_ATTEMPTS", "8"))
+    set_env(deployed, names.EnvVar.INGEST_TOKEN_BINDINGS, MAX_ATTEMPTS=ingest_env.get("MAX_ATTEMPTS", "8"))
 
     def failed() -> int:
         return sum(1 for k in keys if (e := deployed.event(k)) and e["status"]["S"] == "FAILED")

@@ -12,16 +12,19 @@ from aws_cdk.assertions import Template
 
 from infra.config import SpillwayConfig, cdk_context
 from ingest.logic import event_to_store
+from spillway_cli.tokens import binding, bindings_json
 from spillway_core.http import WebhookRequest
 from spillway_core.lanes import Lane, probe_key, watermark_key
-from spillway_core.payloads import SUPPORTED_EVENT_TYPES, PayloadRejected, event_type_of
+from spillway_core.payloads import SUPPORTED_EVENT_TYPES, PayloadRejected, event_type_of, tenant_of
 from spillway_core.settings import IngestSettings
 from spillway_core.status import EventStatus
 from tests.infra.test_stack import resources
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emailbison"
 CONFIG = SpillwayConfig.from_context(cdk_context()["spillway"])
-SETTINGS = IngestSettings.from_env({"EVENTS_TABLE": "events", "INGEST_TOKEN_SHA256S": "0" * 64})
+SETTINGS = IngestSettings.from_env(
+    {"EVENTS_TABLE": "events", "INGEST_TOKEN_BINDINGS": bindings_json({"0" * 64: binding("emailbison", ["12"])})}
+)
 
 
 def matches(pattern: Any, record: Any) -> bool:
@@ -53,7 +56,8 @@ def ingested_record(fixture: Path) -> tuple[str, dict[str, Any]]:
     """The stream record of an event as the real ingest stores it (its INSERT)."""
     document = json.loads(fixture.read_bytes())
     request = WebhookRequest("emailbison", {"content-type": "application/json"}, {}, fixture.read_bytes())
-    stored = event_to_store(request, document, SETTINGS, now_ms=1_795_000_000_000)
+    event_type, tenant = event_type_of(document), tenant_of(request.provider, document)
+    stored = event_to_store(request, document, event_type, tenant, SETTINGS, now_ms=1_795_000_000_000)
     image: dict[str, Any] = {"pk": {"S": stored.dedupe_key}, "status": {"S": stored.status.value}}
     if stored.lane is not None:
         image["lane"] = {"S": stored.lane}

@@ -92,7 +92,7 @@ def run(dynamodb: Any, payloads: list[dict[str, Any]], workers: int) -> tuple[In
     """Ingests everything, then has ``workers`` threads process every event ``DELIVERIES`` times;
     events left RETRY_WAIT (the lead kept changing) are retried, as the sweeper would, until done."""
     client = AtomicCalls(dynamodb, threading.Lock())
-    pipeline = InProcessPipeline(client)
+    pipeline = InProcessPipeline(client, workspaces=(WORKSPACE,))
     domain = CountingDomainStore(client, DOMAIN_TABLE_NAME)
     domain.conflicts = Counter()
     pipeline.deps.domain = domain

@@ -13,6 +13,7 @@ from moto import mock_aws
 from processor.logic import process_event
 from spillway_core.alerts import AlertPublisher
 from spillway_core.errors import StoreUnavailable
+from spillway_core.lanes import Lane
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventStatus
 from sweeper.logic import sweep
@@ -21,6 +22,9 @@ from tests.support.interleave import RecordingSns, World, scripted
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
 from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
+
+# A sweep starts by reading each lane's watermark and writing its probe: one AWS call each.
+LANE_CALLS = 2 * len(Lane)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +157,8 @@ def test_a_worker_that_lost_its_lease_skips_failing_the_event_and_sends_no_alert
     ]
     # w1 claims and is about to record FAILED; the lease runs out, the sweeper releases the event and
     # w2 claims it; w1 now tries to record its outcome, then w2 fails the event.
-    outcome = world.run(actors, scripted("w1", "sweeper", "sweeper", "sweeper", "w2", "w1"))
+    sweeper_releases = ["sweeper"] * (1 + LANE_CALLS + 2)  # wait, the lanes' watermarks and probes, query, release
+    outcome = world.run(actors, scripted("w1", *sweeper_releases, "w2", "w1"))
 
     assert outcome.results == {"w1": "skipped", "sweeper": outcome.results["sweeper"], "w2": "failed"}
     assert outcome.alerts_by_key == {key: 1}
@@ -203,7 +208,8 @@ def test_overlapping_sweeps_repair_each_event_once_and_count_the_races_they_lost
     world.sns.down = False
     actors = [world.sweeper("s1", after_ms=lease_ms + 60_000), world.sweeper("s2", after_ms=0)]
 
-    outcome = world.run(actors, scripted("s1", "s2", "s1", "s2"))  # both wait, then both query
+    # Both wait, then both read the lanes and query, before either repairs anything.
+    outcome = world.run(actors, scripted("s1", "s2", *["s1"] * (LANE_CALLS + 1), *["s2"] * (LANE_CALLS + 1)))
 
     first, second = outcome.results["s1"], outcome.results["s2"]
     assert (dict(first.woken), first.alerts_resent, first.lost_races) == ({"RUNNING": 2}, 2, 0)
@@ -220,6 +226,8 @@ def test_a_sweep_out_of_budget_counts_what_it_left(dynamodb: Any) -> None:
     grace_over = max(int(world.item(key)["dueAt"]["N"]) for key in keys)  # every grace period is over
     world.sweeper_settings = world.sweeper_settings.model_copy(update={"max_items_per_run": 2})
 
+    for lane in Lane:  # the lanes have read every record: a PENDING event past its grace is really lost
+        world.deps.events.advance_watermark(lane, grace_over)
     report = world.sweep_at(grace_over)
 
     assert (sum(report.woken.values()), report.remaining_due, report.budget_exhausted) == (2, 1, True)

@@ -194,7 +194,9 @@ class MotoView:
                 table.stream_shard.items = []
 
     def items(self, table: str) -> list[dict[str, Any]]:
-        return [dict(item.to_json()["Attributes"]) for item in self._backend.get_table(table).all_items()]
+        """The table's items; in the events table, the events only (not the lanes' probes and watermarks)."""
+        items = [dict(item.to_json()["Attributes"]) for item in self._backend.get_table(table).all_items()]
+        return [i for i in items if "status" in i] if table == EVENTS_TABLE_NAME else items
 
     def event(self, key: str) -> dict[str, Any]:
         from moto.dynamodb.models.dynamo_type import DynamoType
@@ -330,7 +332,7 @@ class World:
     # --- invariants at every write ----------------------------------------------------------------------
 
     def check_transition(self, before: dict[str, Any], after: dict[str, Any]) -> None:
-        if not after or before == after:
+        if not after or before == after or "status" not in after:  # lane probes and watermarks are not events
             return
         actor = self.scheduler.current()
         writer = actor.owner if actor else self.outside_owner

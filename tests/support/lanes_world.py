@@ -99,7 +99,7 @@ class LanesWorld:
     _sweeper_calls: int = 0
 
     def __post_init__(self) -> None:
-        self.pipeline = InProcessPipeline(StreamingClient(self.dynamodb, self))
+        self.pipeline = InProcessPipeline(StreamingClient(self.dynamodb, self), workspaces=(3,))
         # Few sweep shards: moto answers each query slowly, and the rule does not depend on them.
         self.pipeline.ingest_settings = self.pipeline.ingest_settings.model_copy(update={"sweep_shards": SWEEP_SHARDS})
         self.deps = processor_deps(StreamingClient(self.dynamodb, self), CapturedAlerts(), self.now, seed=1)

@@ -14,11 +14,13 @@ from typing import Any, TypeVar
 import pytest
 
 import infra  # noqa: F401  (silences jsii's Node version banner before aws_cdk loads)
+from infra import config as names
 from spillway_cli.deploy import deploy, synthesize
 from spillway_cli.emulator import Emulator
 from spillway_cli.load import WORKSPACE as LOAD_WORKSPACE
 from spillway_cli.target import Target
 from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json, new_token, token_digest
+from tests.support.slack import SlackStandIn
 
 T = TypeVar("T")
 
@@ -87,3 +89,12 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         bindings = {token_digest(tokens[p]): binding(p, workspaces) for p, workspaces in E2E_WORKSPACES.items()}
         deploy(target, assembly, bindings_json(bindings))
         yield Deployed(target=target, tokens=tokens, emulator=emulator)
+
+
+@pytest.fixture
+def slack(deployed: Deployed) -> Iterator[SlackStandIn]:
+    """A local Slack stand-in whose URL the deployed stack's Slack secret holds."""
+    with SlackStandIn() as stand_in:
+        secrets = deployed.target.client("secretsmanager")
+        secrets.put_secret_value(SecretId=deployed.target.outputs[names.OUTPUT_SLACK_SECRET], SecretString=stand_in.url)
+        yield stand_in

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,14 +24,6 @@ from tests.support.slack import SlackStandIn
 
 pytestmark = pytest.mark.e2e
 SWEEP_PERIOD_S = 60
-
-
-@pytest.fixture
-def slack(deployed: Deployed) -> Iterator[SlackStandIn]:
-    with SlackStandIn() as stand_in:
-        secrets = deployed.target.client("secretsmanager")
-        secrets.put_secret_value(SecretId=deployed.target.outputs[names.OUTPUT_SLACK_SECRET], SecretString=stand_in.url)
-        yield stand_in
 
 
 def set_processor_env(deployed: Deployed, **changes: str) -> dict[str, str]:

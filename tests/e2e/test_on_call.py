@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,14 +29,6 @@ pytestmark = pytest.mark.e2e
 BURST = 50
 EMULATOR_SQS_BATCH = 10  # the emulator's cap on a queue mapping's batch (AWS: the mapping's BatchSize, 1,000)
 FIRST_ID = 880_000
-
-
-@pytest.fixture
-def slack(deployed: Deployed) -> Iterator[SlackStandIn]:
-    with SlackStandIn() as stand_in:
-        secrets = deployed.target.client("secretsmanager")
-        secrets.put_secret_value(SecretId=deployed.target.outputs[names.OUTPUT_SLACK_SECRET], SecretString=stand_in.url)
-        yield stand_in
 
 
 def set_env(deployed: Deployed, marker: str, **changes: str) -> dict[str, str]:

@@ -107,7 +107,9 @@ def _fail(claimed: ClaimedEvent, owner: str, deps: ProcessorDeps, error_class: s
         return "skipped"  # lost the lease meanwhile: whoever holds it records the outcome
     # Only the processor that recorded FAILED alerts. If the publish fails (or we die here), the
     # event still owes its alert and the sweeper publishes it when alert_due passes.
-    failed = FailedEvent(claimed.dedupe_key, claimed.provider, claimed.event_type, claimed.attempts, error_class, safe)
+    failed = FailedEvent(
+        claimed.dedupe_key, claimed.provider, claimed.event_type, claimed.attempts, error_class, safe, failed_at_ms=now
+    )
     deps.alerts.publish(failure_alert(failed))
-    deps.events.alert_sent(claimed.dedupe_key)
+    deps.events.alert_sent(claimed.dedupe_key, failed_at_ms=now)
     return "failed"

@@ -62,6 +62,7 @@ class FailedEvent:
     attempts: int
     error_class: str
     message: str
+    failed_at_ms: int  # its completedAt: which failure an alert is for (a replay can fail it again)
 
 
 @dataclass(frozen=True)
@@ -323,13 +324,21 @@ class EventStore:
         }
         return self._finish(dedupe_key, owner, now_ms, EventStatus.FAILED, extra, False)
 
-    def alert_sent(self, dedupe_key: str) -> bool:
+    def alert_sent(self, dedupe_key: str, failed_at_ms: int) -> bool:
+        """The alert of the failure recorded at ``failed_at_ms`` is out. Tied to that failure: a late
+        confirmation of an earlier failure (the event was replayed and failed again since) must not
+        clear the alert the new failure still owes."""
         response = self._update(
             Key={A.PK: {"S": dedupe_key}},
-            ConditionExpression="#pending = :true",
+            ConditionExpression="#pending = :true AND #completed = :failedAt",
             UpdateExpression="REMOVE #pending, #shard, #due",
-            ExpressionAttributeNames={"#pending": A.ALERT_PENDING, "#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
-            ExpressionAttributeValues={":true": {"BOOL": True}},
+            ExpressionAttributeNames={
+                "#pending": A.ALERT_PENDING,
+                "#completed": A.COMPLETED_AT,
+                "#shard": A.SWEEP_SHARD,
+                "#due": A.DUE_AT,
+            },
+            ExpressionAttributeValues={":true": {"BOOL": True}, ":failedAt": {"N": str(failed_at_ms)}},
         )
         return response is not None
 
@@ -340,7 +349,7 @@ class EventStore:
                 TableName=self._table,
                 Key={A.PK: {"S": dedupe_key}},
                 ConsistentRead=True,
-                ProjectionExpression="#k, #p, #t, #a, #c, #e, #s",
+                ProjectionExpression="#k, #p, #t, #a, #c, #e, #s, #f",
                 ExpressionAttributeNames={
                     "#k": A.PK,
                     "#p": A.PROVIDER,
@@ -349,6 +358,7 @@ class EventStore:
                     "#c": A.ERROR_CLASS,
                     "#e": A.LAST_ERROR,
                     "#s": A.STATUS,
+                    "#f": A.COMPLETED_AT,
                 },
             ).get("Item")
         except ClientError as exc:
@@ -364,7 +374,8 @@ class EventStore:
             attempts=int(item[A.ATTEMPTS]["N"]),
             error_class=item.get(A.ERROR_CLASS, {}).get("S", "Unknown"),
             message=item.get(A.LAST_ERROR, {}).get("S", ""),
-        )  # fmt: skip
+            failed_at_ms=int(item[A.COMPLETED_AT]["N"]),
+        )
 
     def mark_retry(
         self, dedupe_key: str, owner: str, now_ms: int, run_at_ms: int, error_class: str, message: str

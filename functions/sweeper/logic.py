@@ -75,7 +75,7 @@ def _repair(
             report.lost_races += 1
             return
         alerts.publish(failure_alert(failed))
-        if store.alert_sent(due.dedupe_key):
+        if store.alert_sent(due.dedupe_key, failed.failed_at_ms):
             report.alerts_resent += 1
         else:
             report.lost_races += 1

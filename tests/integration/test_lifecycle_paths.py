@@ -191,6 +191,34 @@ def test_a_sweeper_whose_publish_fails_keeps_the_alert_owed(dynamodb: Any) -> No
     assert {"alertPending", "dueAt", "sweepShard"}.isdisjoint(world.item(key))
 
 
+def test_a_late_confirmation_of_an_earlier_failure_leaves_the_alert_of_a_new_failure_owed(dynamodb: Any) -> None:
+    """Failed, replayed and failed again: the first failure's late "alert sent" must not settle the
+    second failure's alert, or that failure would never be alerted."""
+    world = Lifecycle(dynamodb)
+    key = world.ingest("replied")
+    world.poison(key)
+    world.sns.down = True
+    with pytest.raises(StoreUnavailable):
+        process_event(key, "first", world.deps)  # first failure recorded, its alert not confirmed yet
+    first_failure = int(world.item(key)["completedAt"]["N"])
+    shard = world.item(key)["sweepShard"]["S"]
+    assert world.deps.events.replay(key, world.now(), shard, world.clock + 300_000)
+    with pytest.raises(StoreUnavailable):
+        process_event(key, "second", world.deps)  # failed again, this alert owed too
+    second = world.item(key)
+    assert int(second["completedAt"]["N"]) > first_failure
+
+    assert not world.deps.events.alert_sent(key, first_failure)  # the first worker confirms late
+
+    still_owed = world.item(key)
+    assert still_owed["alertPending"] == {"BOOL": True}
+    assert (still_owed["dueAt"], still_owed["sweepShard"]) == (second["dueAt"], second["sweepShard"])
+    world.sns.down = False
+    assert world.sweep_at(int(second["dueAt"]["N"])).alerts_resent == 1
+    assert world.alerted_keys() == [key]
+    assert {"alertPending", "dueAt", "sweepShard"}.isdisjoint(world.item(key))
+
+
 def test_overlapping_sweeps_repair_each_event_once_and_count_the_races_they_lost(dynamodb: Any) -> None:
     """Two sweeper runs read the same due events; the first repairs them, the second loses every race."""
     world = World(dynamodb)

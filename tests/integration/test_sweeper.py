@@ -150,8 +150,9 @@ def test_a_failed_event_whose_alert_was_lost_is_alerted_once_more(aws: Aws) -> N
     aws.dynamodb.update_item(
         TableName=EVENTS_TABLE_NAME,
         Key={"pk": {"S": "failed-unalerted"}},
-        UpdateExpression="SET alertPending = :t",
-        ExpressionAttributeValues={":t": {"BOOL": True}},
+        UpdateExpression="SET alertPending = :t, completedAt = :failedAt",
+        # As mark_failed writes it: the failure's time, its alert due a minute later.
+        ExpressionAttributeValues={":t": {"BOOL": True}, ":failedAt": {"N": str(NOW - 1 - 60_000)}},
     )
 
     report = run_sweep(aws)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,12 +16,13 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from infra import config as names
-from ingest.logic import sweep_shard
 from spillway_cli.deployed import DeployedSettings, deployed_settings
 from spillway_cli.target import Target, TargetError
 from spillway_core.domain import FOLLOW_UP_SK, UnsupportedEvent, plan_effect
 from spillway_core.domain_store import DomainStore, to_python
 from spillway_core.event_store import EventFilter, EventStore, EventSummary, decode_raw_body
+from spillway_core.lanes import LANE_OF_TYPE, Lane, lane_of
+from spillway_core.lifecycle import sweep_shard
 from spillway_core.payloads import NormalisedEvent
 from spillway_core.status import EventAttr as A
 from spillway_core.status import EventStatus
@@ -104,10 +106,10 @@ def replay(
     summary = ReplaySummary(dry_run=dry_run)
     for key in keys:
         item = store.get(key)
-        status = item[A.STATUS]["S"] if item else None
-        if status is None:
+        if item is None or A.STATUS not in item:  # absent, or a lane probe (not an event)
             summary.skipped[key] = "not found"
             continue
+        status = item[A.STATUS]["S"]
         if status not in allowed:
             hint = " (add --include-succeeded)" if status == EventStatus.SUCCEEDED else ""
             summary.skipped[key] = f"{status}{hint}"
@@ -120,12 +122,12 @@ def replay(
         # A full retention from now, never shorter than what the event already had.
         expires_at_s = max(
             now // 1000 + settings.retention_days * 86_400,
-            int(item[A.EXPIRES_AT]["N"]) if item and A.EXPIRES_AT in item else 0,
+            int(item[A.EXPIRES_AT]["N"]) if A.EXPIRES_AT in item else 0,
         )
         done = store.replay(
             key,
             now,
-            sweep_shard(key, settings.sweep_shards),
+            sweep_shard(key, _lane(item), settings.sweep_shards),
             now + settings.pending_grace_seconds * 1000,
             expires_at_s=expires_at_s,
             from_statuses=allowed,
@@ -135,6 +137,13 @@ def replay(
         else:
             summary.skipped[key] = "changed meanwhile"
     return summary
+
+
+def _lane(item: dict[str, Any]) -> Lane:
+    """The event's lane, as ingest wrote it (else derived from its type, which decides it)."""
+    if A.LANE in item:
+        return Lane(item[A.LANE]["S"])
+    return lane_of(item[A.EVENT_TYPE]["S"])
 
 
 # --- inspect -------------------------------------------------------------------------------------
@@ -295,9 +304,13 @@ DUPLICATE_METRIC = "Webhook_duplicate"  # the ingest's outcome metric for a re-s
 INGEST_SERVICE = "spillway-ingest"
 
 
+OTHER_LANE = "other"  # event types no lane processes (IGNORED ones)
+
+
 @dataclass(frozen=True)
 class StatusReport:
     by_status: dict[str, int]
+    by_lane: dict[str, dict[str, int]]  # status -> lane -> count ("other": types no lane processes)
     oldest_pending_age_s: float | None
     dlq_depths: dict[str, int | None]
     duplicates: int | None  # None: no metric (e.g. the emulator keeps none)
@@ -306,6 +319,16 @@ class StatusReport:
     @property
     def paused(self) -> bool:
         return any(state in {"Disabled", "Disabling"} for _, state in self.processing)
+
+
+def lane_counts(by_type: Counter[str]) -> dict[str, int]:
+    """Counts per lane from counts per event type (the lane is a function of the type)."""
+    lanes = dict.fromkeys([lane.value for lane in Lane], 0)
+    for event_type, count in by_type.items():
+        lane = LANE_OF_TYPE.get(event_type)
+        name = lane.value if lane else OTHER_LANE
+        lanes[name] = lanes.get(name, 0) + count
+    return lanes
 
 
 def duplicate_count(target: Target, since_s: float, now_s: float) -> int | None:
@@ -331,7 +354,16 @@ def status_report(target: Target, since_s: float, now_s: float | None = None) ->
 
     now_s = time.time() if now_s is None else now_s
     store = event_store(target)
-    counts = {status.value: store.count_status(EventFilter(status=status.value)) for status in EventStatus}
+    # Terminal successes pile up for the whole retention: those are counted over the window only.
+    windowed = {EventStatus.SUCCEEDED, EventStatus.IGNORED}
+    by_type = {
+        status.value: store.count_by_type(
+            EventFilter(status=status.value, since_ms=int(since_s * 1000) if status in windowed else None)
+        )
+        for status in EventStatus
+    }
+    counts = {status: sum(types.values()) for status, types in by_type.items()}
+    by_lane = {status: lane_counts(types) for status, types in by_type.items()}
     oldest = [store.oldest_update_ms(s) for s in (EventStatus.PENDING, EventStatus.RETRY_WAIT)]
     oldest_ms = min((ms for ms in oldest if ms is not None), default=None)
     depths: dict[str, int | None] = {}
@@ -342,6 +374,7 @@ def status_report(target: Target, since_s: float, now_s: float | None = None) ->
             depths[which] = None
     return StatusReport(
         by_status=counts,
+        by_lane=by_lane,
         oldest_pending_age_s=None if oldest_ms is None else max(0.0, now_s - oldest_ms / 1000),
         dlq_depths=depths,
         duplicates=duplicate_count(target, since_s, now_s),

@@ -100,6 +100,7 @@ def _age(seconds: float | None) -> str:
 def status_json(report: StatusReport) -> dict[str, Any]:
     return {
         "byStatus": report.by_status,
+        "byLane": report.by_lane,
         "oldestPendingAgeSeconds": report.oldest_pending_age_s,
         "dlqDepths": report.dlq_depths,
         "duplicates": report.duplicates,
@@ -113,7 +114,8 @@ def status_table(report: StatusReport) -> Table:
     table.add_column("what", style="bold")
     table.add_column("value")
     for name, count in report.by_status.items():
-        table.add_row(name, str(count))
+        lanes = ", ".join(f"{lane} {n}" for lane, n in report.by_lane.get(name, {}).items() if n)
+        table.add_row(name, f"{count} ({lanes})" if lanes else str(count))
     table.add_row("oldest pending", _age(report.oldest_pending_age_s))
     for which, depth in report.dlq_depths.items():
         table.add_row(f"{which} DLQ", "n/a" if depth is None else str(depth))

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import re
-import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +13,7 @@ from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, S
 from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
 from spillway_core.lanes import lane_of
+from spillway_core.lifecycle import sweep_shard
 from spillway_core.payloads import (
     SUPPORTED_EVENT_TYPES,
     SUPPORTED_PROVIDERS,
@@ -69,11 +69,6 @@ def is_authorised(request: WebhookRequest, token_sha256s: tuple[str, ...]) -> bo
 def _is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
-
-
-def sweep_shard(key: str, shards: int) -> str:
-    # Stable across processes (unlike hash()): spreads the sweep index over `shards` partitions.
-    return f"{zlib.crc32(key.encode()) % shards:03d}"
 
 
 class _BadBody(Exception):
@@ -214,15 +209,16 @@ def event_to_store(
         )
     event = normalise(request.provider, parse_payload(document))
     key = dedupe_key(event, document)
+    lane = lane_of(event.event_type)
     return NewEvent(
         dedupe_key=key,
         event_type=event.event_type,
         normalised_json=event.model_dump_json(exclude_none=True),
         max_attempts=settings.max_attempts,
         expires_at_s=now_ms // 1000 + settings.retention_days * 86_400,
-        sweep_shard=sweep_shard(key, settings.sweep_shards),
+        sweep_shard=sweep_shard(key, lane, settings.sweep_shards),
         pending_due_at_ms=now_ms + settings.pending_grace_seconds * 1000,
-        lane=lane_of(event.event_type),
+        lane=lane,
         provider=request.provider,
         raw_body=request.body,
         received_at_ms=now_ms,

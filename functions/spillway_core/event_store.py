@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -463,8 +464,9 @@ class EventStore:
             key += " AND #updated <= :until"
             values[":until"] = {"N": str(flt.until_ms)}
         filters = []
-        if flt.event_types:
+        if flt.event_types or "ProjectionExpression" in kwargs:  # projections name the type only
             names["#type"] = A.EVENT_TYPE
+        if flt.event_types:
             placeholders = []
             for index, event_type in enumerate(flt.event_types):
                 values[f":type{index}"] = {"S": event_type}
@@ -521,6 +523,21 @@ class EventStore:
             cursor = response.get("LastEvaluatedKey")
             if not cursor:
                 return total
+
+    def count_by_type(self, flt: EventFilter) -> Counter[str]:
+        """How many events match ``flt``, per event type (one paged query on the status index,
+        reading only the type: index reads, no table scan)."""
+        counts: Counter[str] = Counter()
+        cursor = None
+        while True:
+            kwargs: dict[str, Any] = {"ProjectionExpression": "#type"}
+            if cursor:
+                kwargs["ExclusiveStartKey"] = cursor
+            response = self._query_status(flt, **kwargs)
+            counts.update(str(item.get(A.EVENT_TYPE, {}).get("S", "")) for item in response.get("Items", []))
+            cursor = response.get("LastEvaluatedKey")
+            if not cursor:
+                return counts
 
     def oldest_update_ms(self, status: str) -> int | None:
         """The earliest last-change time among events in ``status`` (the oldest stuck one)."""

@@ -8,11 +8,13 @@ record for the processor; a due FAILED event gets its alert published again.
 
 No amplification during a burst: a PENDING event's record may simply still be queued in its lane,
 and waking it would only add a write and a record behind the backlog. The one rule: a PENDING event
-is woken only once every lane has processed a probe written after the event's record (its record
+is woken only once its own lane has processed a probe written after the event's record (its record
 was written at ``dueAt - pendingGrace``). Each run first reads the lanes' watermarks, then writes a
-fresh probe per lane (``spillway_core.lanes``). A backlog of any length therefore gets no wakes,
-and a record that was really lost is woken at most grace + 2 periods after the lanes catch up: the
-first run after that writes a probe the lanes read at once, the next one wakes the event.
+fresh probe per lane (``spillway_core.lanes``), then sweeps each lane's shards
+(``spillway_core.lifecycle``) against that lane's watermark. A backlog of any length therefore gets
+no wakes, a bulk backlog holds back no interactive event, and a record that was really lost is woken
+at most grace + 2 periods after its lane catches up: the first run after that writes a probe the
+lane reads at once, the next one wakes the event.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from spillway_core.alerts import AlertPublisher, failure_alert
 from spillway_core.event_store import DueEvent, EventStore
 from spillway_core.lanes import Lane
+from spillway_core.lifecycle import sweep_shards
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import SWEEP_INDEX, EventStatus
 
@@ -38,30 +41,28 @@ class SweepReport:
     lanes_caught_up_to_ms: int = 0  # the oldest lane watermark: PENDING records before it were read
 
 
-def shard_names(shards: int) -> list[str]:
-    return [f"{n:03d}" for n in range(shards)]
-
-
 def sweep(store: EventStore, alerts: AlertPublisher, settings: SweeperSettings, now_ms: int) -> SweepReport:
     report = SweepReport()
     budget = settings.max_items_per_run
     grace_ms = settings.pending_grace_seconds * 1000
     next_due = now_ms + grace_ms
     # Watermarks before probes: a probe written by this run says nothing until a lane has read it.
-    report.lanes_caught_up_to_ms = min(store.watermark(lane) for lane in Lane)
+    watermarks = {lane: store.watermark(lane) for lane in Lane}
+    report.lanes_caught_up_to_ms = min(watermarks.values())
     for lane in Lane:
         store.write_probe(lane, now_ms)
-    # A PENDING event is due at (record written + grace): held unless written before the watermark.
-    pending_bound = report.lanes_caught_up_to_ms + grace_ms
-    for shard in shard_names(settings.sweep_shards):
-        if budget > 0:
-            for due in store.query_due(SWEEP_INDEX, shard, now_ms, budget, pending_bound):
-                budget -= 1
-                report.oldest_due_age_ms = max(report.oldest_due_age_ms, now_ms - due.due_at_ms)
-                _repair(due, store, alerts, now_ms, next_due, report)
-        if budget <= 0:
-            # Out of budget: count what this shard (and the ones after it) still hold for the next run.
-            report.remaining_due += store.count_due(SWEEP_INDEX, shard, now_ms, pending_bound)
+    for lane in Lane:  # interactive first: when the budget runs short, what someone waits for goes first
+        # A PENDING event is due at (record written + grace): held unless written before its lane's watermark.
+        pending_bound = watermarks[lane] + grace_ms
+        for shard in sweep_shards(lane, settings.sweep_shards):
+            if budget > 0:
+                for due in store.query_due(SWEEP_INDEX, shard, now_ms, budget, pending_bound):
+                    budget -= 1
+                    report.oldest_due_age_ms = max(report.oldest_due_age_ms, now_ms - due.due_at_ms)
+                    _repair(due, store, alerts, now_ms, next_due, report)
+            if budget <= 0:
+                # Out of budget: count what this shard (and the ones after it) still hold for the next run.
+                report.remaining_due += store.count_due(SWEEP_INDEX, shard, now_ms, pending_bound)
     report.budget_exhausted = report.remaining_due > 0
     return report
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from infra import config as names
-from ingest.logic import sweep_shard
 from spillway_cli.target import stack_config
 from spillway_core.lanes import lane_of
+from spillway_core.lifecycle import sweep_shard
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
 from tests.support.slack import SlackStandIn
@@ -48,7 +48,7 @@ def put_event(deployed: Deployed, key: str, status: str, normalised: str, due_ms
         "runAt": {"N": str(now)},
         "attempts": {"N": "1" if status == "RUNNING" else "0"},
         "maxAttempts": {"N": str(config.max_attempts)},
-        "sweepShard": {"S": sweep_shard(key, config.sweep_shards)},
+        "sweepShard": {"S": sweep_shard(key, lane_of(key.split(":")[1]), config.sweep_shards)},
         "dueAt": {"N": str(due_ms)},
         "normalised": {"S": normalised},
         **extra,

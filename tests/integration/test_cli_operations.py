@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -17,13 +18,13 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 import spillway_cli.main as cli_main
-from ingest.logic import sweep_shard
 from processor import logic as processor_logic
 from spillway_cli.target import Target
 from spillway_core.errors import PermanentProcessingError
 from spillway_core.event_store import EventStore
+from spillway_core.lanes import Lane, lane_of
+from spillway_core.lifecycle import sweep_shard, sweep_shards
 from spillway_core.status import SWEEP_INDEX
-from sweeper.logic import shard_names
 from tests.support.pipeline import InProcessPipeline
 from tests.support.scenario import EVENTS, LEAD_EMAIL
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables
@@ -277,8 +278,10 @@ def test_replay_uses_the_deployed_shards_and_extends_the_ttl(world: World, monke
     world.cli("replay", *keys, "--rate", "1000")
 
     shards = {world.item(k)["sweepShard"]["S"] for k in keys}
-    deployed_shards = set(shard_names(DEPLOYED_SHARDS))  # what the deployed sweeper queries
-    assert shards == {sweep_shard(k, DEPLOYED_SHARDS) for k in keys} and shards <= deployed_shards
+    # What the deployed sweeper queries, per lane.
+    deployed_shards = {shard for lane in Lane for shard in sweep_shards(lane, DEPLOYED_SHARDS)}
+    expected = {sweep_shard(k, lane_of(str(world.item(k)["eventType"]["S"])), DEPLOYED_SHARDS) for k in keys}
+    assert shards == expected and shards <= deployed_shards
     far_future = 2**62
     swept = sum(world.store.count_due(SWEEP_INDEX, shard, far_future) for shard in deployed_shards)
     assert swept == len(keys)  # the deployed sweeper's shards hold every replayed event
@@ -312,14 +315,36 @@ def test_status_counts_oldest_pending_and_dlq_depths(world: World, monkeypatch: 
     _fail_burst(world, monkeypatch, 3)
     world.ingest(sent(50))
     world.ingest(sent(51))
+    world.ingest(EVENTS["replied"])
     world.sqs.send_message(QueueUrl=world.notifier_dlq, MessageBody=json.dumps({"kind": "event_failed"}))
 
     status = json.loads(world.cli("status", "--json").stdout)
 
-    assert status["byStatus"]["FAILED"] == 3 and status["byStatus"]["PENDING"] == 2
+    assert status["byStatus"]["FAILED"] == 3 and status["byStatus"]["PENDING"] == 3
     assert status["byStatus"]["SUCCEEDED"] == 0
+    assert status["byLane"]["PENDING"] == {"interactive": 1, "bulk": 2}
+    assert status["byLane"]["FAILED"] == {"interactive": 0, "bulk": 3}
+    table = world.cli("status").stdout
+    assert "PENDING" in table and "3 (interactive 1, bulk 2)" in table
     assert status["dlqDepths"] == {"processor": 0, "notifier": 1}
     assert status["oldestPendingAgeSeconds"] is not None
+
+
+def test_status_counts_successes_over_its_window_and_the_rest_in_full(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fail_burst(world, monkeypatch, 2)
+    done = world.ingest(sent(60))
+    assert world.pipeline.process(done) == "succeeded"
+    finished = int(world.item(done)["updatedAt"]["N"])
+
+    def counts(since_ms: int) -> dict[str, int]:
+        since = datetime.fromtimestamp(since_ms / 1000, tz=UTC).isoformat()
+        return dict(json.loads(world.cli("status", "--json", "--since", since).stdout)["byStatus"])
+
+    assert counts(finished - 1_000)["SUCCEEDED"] == 1
+    after = counts(finished + 1_000)
+    assert after["SUCCEEDED"] == 0 and after["FAILED"] == 2  # failures are counted whatever their age
 
 
 class FakeStreams:

@@ -7,9 +7,10 @@ from typing import Any
 from spillway_core.alerts import AlertPublisher
 from spillway_core.event_store import EventStore
 from spillway_core.lanes import Lane, probe_key
+from spillway_core.lifecycle import sweep_shards
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import SWEEP_INDEX
-from sweeper.logic import shard_names, sweep
+from sweeper.logic import sweep
 from tests.integration.conftest import Aws
 from tests.support.tables import EVENTS_TABLE_NAME
 
@@ -17,6 +18,8 @@ NOW = 1_795_000_000_000
 SETTINGS = SweeperSettings.from_env(
     {"EVENTS_TABLE": EVENTS_TABLE_NAME, "SWEEP_SHARDS": "4", "SWEEP_MAX_ITEMS": "50", "ALERTS_TOPIC_ARN": "arn:x"}
 )
+BULK = sweep_shards(Lane.BULK, 4)
+INTERACTIVE = sweep_shards(Lane.INTERACTIVE, 4)
 
 
 def run_sweep(aws: Aws, settings: SweeperSettings = SETTINGS, now: int = NOW) -> Any:
@@ -25,7 +28,7 @@ def run_sweep(aws: Aws, settings: SweeperSettings = SETTINGS, now: int = NOW) ->
     )
 
 
-def put_event(aws: Aws, key: str, status: str, due_at: int | None, shard: str = "000", **extra: Any) -> None:
+def put_event(aws: Aws, key: str, status: str, due_at: int | None, shard: str = BULK[0], **extra: Any) -> None:
     item: dict[str, Any] = {
         "pk": {"S": key},
         "status": {"S": status},
@@ -51,9 +54,9 @@ def status_of(aws: Aws, key: str) -> dict[str, Any]:
 
 
 def test_each_live_state_past_due_is_woken(aws: Aws) -> None:
-    put_event(aws, "running-expired", "RUNNING", NOW - 1, shard="001", leaseExpiresAt=NOW - 1)
-    put_event(aws, "retry-due", "RETRY_WAIT", NOW - 5_000, shard="002", runAt=NOW - 5_000)
-    put_event(aws, "pending-lost", "PENDING", NOW - 60_000, shard="003")
+    put_event(aws, "running-expired", "RUNNING", NOW - 1, shard=BULK[1], leaseExpiresAt=NOW - 1)
+    put_event(aws, "retry-due", "RETRY_WAIT", NOW - 5_000, shard=BULK[2], runAt=NOW - 5_000)
+    put_event(aws, "pending-lost", "PENDING", NOW - 60_000, shard=BULK[3])
     put_event(aws, "running-in-lease", "RUNNING", NOW + 60_000)
     put_event(aws, "retry-not-due", "RETRY_WAIT", NOW + 1_000)
     put_event(aws, "done", "SUCCEEDED", None)
@@ -76,7 +79,7 @@ def test_each_live_state_past_due_is_woken(aws: Aws) -> None:
 
 def test_a_run_is_bounded(aws: Aws) -> None:
     for n in range(8):
-        put_event(aws, f"lost-{n}", "PENDING", NOW - 1, shard=shard_names(4)[n % 4])
+        put_event(aws, f"lost-{n}", "PENDING", NOW - 1, shard=BULK[n % 4])
     settings = SETTINGS.model_copy(update={"max_items_per_run": 5})
     lanes_have_read_up_to(aws, NOW)
 
@@ -90,23 +93,28 @@ def test_a_run_is_bounded(aws: Aws) -> None:
     assert sum(run_sweep(aws, settings).woken.values()) == 3
 
 
-def test_a_pending_event_is_held_until_every_lane_has_read_past_its_record(aws: Aws) -> None:
+def test_a_pending_event_is_held_until_its_own_lane_has_read_past_its_record(aws: Aws) -> None:
     grace = SETTINGS.pending_grace_seconds * 1000
-    # Both PENDING past their grace: "early" was written (dueAt - grace) before the watermark,
-    # "queued" after it, so its record may still wait in its lane. Other states are never held.
-    put_event(aws, "early", "PENDING", NOW - 60_000, shard="000")
-    put_event(aws, "queued", "PENDING", NOW - 1_000, shard="000")
-    put_event(aws, "running-expired", "RUNNING", NOW - 1_000, shard="001")
+    # All PENDING past their grace: "early" was written (dueAt - grace) before the bulk watermark,
+    # "queued" after it, so its record may still wait in the bulk lane. The reply was written after
+    # the bulk watermark too, but its own (interactive) lane has read past it: a bulk backlog must not
+    # hold it. Other states are never held.
+    put_event(aws, "early", "PENDING", NOW - 60_000, shard=BULK[0])
+    put_event(aws, "queued", "PENDING", NOW - 1_000, shard=BULK[0])
+    put_event(aws, "reply", "PENDING", NOW - 1_000, shard=INTERACTIVE[0])
+    put_event(aws, "running-expired", "RUNNING", NOW - 1_000, shard=BULK[1])
     store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
     store.advance_watermark(Lane.BULK, NOW - grace - 30_000)
-    store.advance_watermark(Lane.INTERACTIVE, NOW)  # the slowest lane decides
+    store.advance_watermark(Lane.INTERACTIVE, NOW)
 
     report = run_sweep(aws)
 
-    assert report.woken == {"PENDING": 1, "RUNNING": 1}
+    assert report.woken == {"PENDING": 2, "RUNNING": 1}
     assert status_of(aws, "early")["wakes"]["N"] == "1"
+    assert status_of(aws, "reply")["wakes"]["N"] == "1"
     assert "wakes" not in status_of(aws, "queued")
     assert report.remaining_due == 0  # held events are not a backlog the sweeper owes
+    assert report.lanes_caught_up_to_ms == NOW - grace - 30_000  # the slowest lane, for the LanesBehind metric
     # This run probed both lanes; once the bulk lane reads its probe, the queued one is woken.
     probes = {lane: aws.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": probe_key(lane)}})["Item"]
               for lane in Lane}  # fmt: skip
@@ -129,8 +137,8 @@ def test_a_lanes_watermark_only_moves_forward(aws: Aws) -> None:
 def test_overlapping_runs_wake_each_event_once(aws: Aws) -> None:
     put_event(aws, "lost", "PENDING", NOW - 1)
     store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
-    [seen_by_first] = store.query_due(SWEEP_INDEX, "000", NOW, 10)
-    [seen_by_second] = store.query_due(SWEEP_INDEX, "000", NOW, 10)
+    [seen_by_first] = store.query_due(SWEEP_INDEX, BULK[0], NOW, 10)
+    [seen_by_second] = store.query_due(SWEEP_INDEX, BULK[0], NOW, 10)
 
     assert store.wake(seen_by_first, NOW, NOW + 300_000) is True
     assert store.wake(seen_by_second, NOW, NOW + 300_000) is False

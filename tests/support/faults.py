@@ -22,9 +22,10 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from processor.logic import process_record
 from spillway_core.alerts import AlertPublisher
 from spillway_core.domain import effect_marker_pk
-from spillway_core.lanes import lane_of_probe
+from spillway_core.lanes import Lane, lane_of_probe
+from spillway_core.lifecycle import sweep_shards
 from spillway_core.settings import SweeperSettings
-from spillway_core.status import LIVE_STATUSES
+from spillway_core.status import LIVE_STATUSES, SWEEP_INDEX
 from sweeper.logic import sweep
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.tables import EVENTS_TABLE_NAME
@@ -191,11 +192,10 @@ class FaultyWorld:
         before = self._statuses_and_wakes()
         stale: list[Any] = []
         if overlapping:
-            for shard in range(self.sweeper_settings.sweep_shards):
-                seen = self._safe(
-                    lambda shard=shard: self.events.query_due("bySweepShard", f"{shard:03d}", self.clock, 100)
-                )
-                stale += seen or []
+            for lane in Lane:
+                for shard in sweep_shards(lane, self.sweeper_settings.sweep_shards):
+                    seen = self._safe(lambda shard=shard: self.events.query_due(SWEEP_INDEX, shard, self.clock, 100))
+                    stale += seen or []
         self._safe(lambda: sweep(self.events, self.publisher, self.sweeper_settings, self.now()))
         for due in stale:
             self._safe(lambda due=due: self.events.wake(due, self.clock, self.clock + 300_000))

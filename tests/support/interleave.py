@@ -252,7 +252,7 @@ class World:
         self.clock = START_MS
         self.violations: list[str] = []
         self.plan = plan or FaultPlan()
-        # One sweep shard, so that a sweep is one query plus one call per due event.
+        # One sweep shard per lane, so that a sweep is one query per lane plus one call per due event.
         self.pipeline = InProcessPipeline(dynamodb)
         self.pipeline.ingest_settings = self.pipeline.ingest_settings.model_copy(update={"sweep_shards": 1})
         self.sns = RecordingSns()

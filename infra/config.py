@@ -32,7 +32,7 @@ class SpillwayConfig(BaseModel):
     target: Literal["aws", "local"] = "aws"
     stack_name: str = Field("Spillway", alias="stackName")
     lambda_architecture: Literal["arm64", "x86_64"] = Field("arm64", alias="lambdaArchitecture")
-    lambda_python_version: str = Field("3.14", alias="lambdaPythonVersion")
+    lambda_python_version: str = Field("3.13", alias="lambdaPythonVersion")
     log_retention_days: int = Field(30, alias="logRetentionDays")
 
     # Ingest

@@ -12,20 +12,10 @@ from typing import TYPE_CHECKING, Any
 from spillway_core.errors import DuplicateEvent, StoreUnavailable
 from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
-from spillway_core.payloads import (
-    SUPPORTED_EVENT_TYPES,
-    SUPPORTED_PROVIDERS,
-    PayloadRejected,
-    dedupe_key,
-    event_type_of,
-    ignored_key,
-    normalise,
-    parse_payload,
-)
 from spillway_core.status import EventStatus
 
 if TYPE_CHECKING:
-    from spillway_core.settings import IngestSettings
+    from spillway_core.ingest_settings import IngestSettings
 
 TOKEN_HEADER = "x-spillway-token"  # noqa: S105 - a header name, not a secret
 TOKEN_QUERY = "token"  # noqa: S105 - a parameter name, not a secret
@@ -61,6 +51,10 @@ def sweep_shard(key: str, shards: int) -> str:
 def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: EventStore, now_ms: int) -> IngestOutcome:
     if not is_authorised(request, settings.token_sha256s):
         return IngestOutcome(error(401, "unauthorized", "missing or invalid token"), "rejected")
+    # The payload models (pydantic) load here, at the first authenticated request, not at import:
+    # cold starts that answer 401 never pay for them (bench/lambda_cold_start.py measures both).
+    from spillway_core.payloads import SUPPORTED_PROVIDERS, PayloadRejected
+
     if request.provider not in SUPPORTED_PROVIDERS:
         return IngestOutcome(error(404, "unknown_provider", "unknown provider"), "rejected")
     if len(request.body) > settings.max_body_bytes:
@@ -97,6 +91,15 @@ def event_to_store(
     request: WebhookRequest, document: dict[str, Any], settings: IngestSettings, now_ms: int
 ) -> NewEvent:
     """The event record to write; PayloadRejected when a supported type lacks what it needs."""
+    from spillway_core.payloads import (
+        SUPPORTED_EVENT_TYPES,
+        dedupe_key,
+        event_type_of,
+        ignored_key,
+        normalise,
+        parse_payload,
+    )
+
     event_type = event_type_of(document)
     if event_type not in SUPPORTED_EVENT_TYPES:
         # Kept briefly and outside the processor's and sweeper's view, so new types show up in ops.

@@ -8,7 +8,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from spillway_core.ingest_settings import (
+    AWS_MAX_ATTEMPTS_DEFAULT,
+    AWS_MAX_ATTEMPTS_ENV,
+    AWS_TIMEOUT_DEFAULT,
+    AWS_TIMEOUT_ENV,
+    IngestSettings,
+)
+
+# The ingest's settings live in spillway_core.ingest_settings (no pydantic on its import path).
+__all__ = ["AwsClientSettings", "IngestSettings", "NotifierSettings", "ProcessorSettings", "SweeperSettings"]
 
 
 class AwsClientSettings(BaseModel):
@@ -16,8 +27,8 @@ class AwsClientSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    aws_timeout_seconds: float = Field(alias="AWS_CALL_TIMEOUT_SECONDS", default=2.0, gt=0)
-    aws_max_attempts: int = Field(alias="AWS_MAX_ATTEMPTS", default=2, ge=1, le=10)
+    aws_timeout_seconds: float = Field(alias=AWS_TIMEOUT_ENV, default=AWS_TIMEOUT_DEFAULT, gt=0)
+    aws_max_attempts: int = Field(alias=AWS_MAX_ATTEMPTS_ENV, default=AWS_MAX_ATTEMPTS_DEFAULT, ge=1, le=10)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
@@ -26,32 +37,6 @@ class AwsClientSettings(BaseModel):
 
 class _Settings(AwsClientSettings):
     events_table: str = Field(alias="EVENTS_TABLE", min_length=1)
-
-
-class IngestSettings(_Settings):
-    # Comma-separated SHA-256 hex digests of the accepted tokens: several at once allow rotation,
-    # and the template never holds a token itself.
-    token_sha256s: tuple[str, ...] = Field(alias="INGEST_TOKEN_SHA256S")
-    max_body_bytes: int = Field(alias="MAX_BODY_BYTES", default=256 * 1024, gt=0)
-    max_attempts: int = Field(alias="MAX_ATTEMPTS", default=8, ge=1)
-    retention_days: int = Field(alias="EVENT_RETENTION_DAYS", default=14, ge=1)
-    ignored_retention_days: int = Field(alias="IGNORED_RETENTION_DAYS", default=1, ge=1)
-    sweep_shards: int = Field(alias="SWEEP_SHARDS", default=16, ge=1, le=256)
-    pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
-    retry_after_seconds: int = Field(alias="RETRY_AFTER_SECONDS", default=5, ge=1)
-
-    @field_validator("token_sha256s", mode="before")
-    @classmethod
-    def _split_digests(cls, value: object) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [part.strip().lower() for part in value.split(",") if part.strip()]
-        digests: tuple[str, ...] = tuple(value)  # type: ignore[arg-type]
-        if not digests:
-            raise ValueError("at least one token digest is required")
-        for digest in digests:
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise ValueError("token digests must be SHA-256 hex")
-        return digests
 
 
 class ProcessorSettings(_Settings):

@@ -43,6 +43,7 @@ RUNTIME_SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3"
 BYTECODE_INVALIDATION_MODE = "unchecked-hash"
 # An explicit interpreter for the bytecode, when none of the usual places has one of the runtime's version.
 BYTECODE_PYTHON_ENV = "SPILLWAY_BYTECODE_PYTHON"
+LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the asset
 
 
 class MissingInterpreter(RuntimeError):
@@ -95,11 +96,17 @@ def bytecode_interpreter(python_version: str) -> str:
     )
 
 
-def _compile_bytecode(interpreter: str, *directories: Path) -> None:
-    # -I: nothing from the environment or the user's site changes what gets compiled.
+def _compile_bytecode(interpreter: str, root: Path, *directories: Path) -> None:
+    """Compiles ``directories`` (default: all of ``root``) as the runtime will find them, under /var/task.
+
+    Reproducible, so that the same inputs give the same asset hash on any machine: file names in the
+    bytecode are /var/task's rather than this build directory's, and one process compiles the files
+    in compileall's sorted order (marshal's output depends on what the process compiled before, so
+    parallel workers would vary it). -I: nothing from the environment changes what gets compiled.
+    """
     subprocess.run(
-        [interpreter, "-I", "-m", "compileall", "-q", "-j", "0",
-         "--invalidation-mode", BYTECODE_INVALIDATION_MODE, *map(str, directories)],
+        [interpreter, "-I", "-m", "compileall", "-q", "-s", str(root), "-p", LAMBDA_TASK_ROOT,
+         "--invalidation-mode", BYTECODE_INVALIDATION_MODE, *map(str, directories or (root,))],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -160,7 +167,8 @@ def _staged(target: Path) -> Iterator[Path]:
 def _build_dependencies(architecture: str, python_version: str, bundle_sdk: bool, interpreter: str) -> Path:
     left_out = () if bundle_sdk else RUNTIME_SDK_PACKAGES
     key = _digest([LOCK_FILE.read_bytes(), architecture.encode(), python_version.encode(),
-                   BYTECODE_INVALIDATION_MODE.encode(), *(name.encode() for name in left_out)])  # fmt: skip
+                   BYTECODE_INVALIDATION_MODE.encode(), LAMBDA_TASK_ROOT.encode(),
+                   *(name.encode() for name in left_out)])  # fmt: skip
     sdk = "sdk" if bundle_sdk else "nosdk"
     target = BUILD_ROOT / f"deps-{architecture}-py{_dotless(python_version)}-{sdk}-{key}"
     if target.exists():
@@ -200,7 +208,7 @@ def build_lambda_asset(architecture: str, python_version: str, *, bundle_sdk: bo
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination)
         # The dependencies' bytecode came with them; only our own sources are new here.
-        _compile_bytecode(interpreter, *(staging / package for package in PACKAGES))
+        _compile_bytecode(interpreter, staging, *(staging / package for package in PACKAGES))
     return target
 
 

@@ -101,23 +101,28 @@ def test_functions_start_and_ingest_accepts_on_the_oldest_runtime_sdk() -> None:
     token = "test-token"
     webhook = {
         "event": {"type": "EMAIL_SENT", "workspace_id": 1},
-        "data": {"lead": {"id": 42, "email": "lead@example.com"}, "scheduled_email": {"id": 99}, "campaign": {"id": 7}},
+        "data": {
+            "campaign": {"id": 7},
+            "lead": {"id": 42, "email": "lead@example.com"},
+            "scheduled_email": {"id": 99, "sent_at": "2026-01-01T00:00:00Z"},
+            "sender_email": {"id": 3, "email": "sender@example.com"},
+        },
     }
     probe = f"""
 import boto3, botocore, sys
 assert botocore.__file__.startswith({str(sdk)!r}), botocore.__file__
 import ingest.handler, processor.handler, sweeper.handler, notifier.handler
 processor.handler._dependencies(); sweeper.handler._dependencies()
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 settings, store = ingest.handler._dependencies()
 stub = Stubber(store._ddb)
-stub.add_response("put_item", {{}}, {{"TableName": "events", "Item": ANY, "ConditionExpression": ANY}})
+stub.add_response("put_item", {{}})
 stub.activate()
 answer = ingest.handler.lambda_handler({{"body": {json.dumps(json.dumps(webhook))},
     "headers": {{"content-type": "application/json", "x-spillway-token": {token!r}}},
     "pathParameters": {{"provider": "emailbison"}}}}, None)
+print("STATUS", answer["statusCode"], boto3.__version__, answer["body"])
 stub.assert_no_pending_responses()
-print("STATUS", answer["statusCode"], boto3.__version__)
 """
     environment = {
         "PATH": os.environ["PATH"],
@@ -136,5 +141,5 @@ print("STATUS", answer["statusCode"], boto3.__version__)
         [bytecode_interpreter(version), "-S", "-c", probe], env=environment, capture_output=True, text=True, check=False
     )
 
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "STATUS 200 1.34.0" in done.stdout

@@ -139,7 +139,8 @@ def layouts(python_version: str) -> Iterator[tuple[str, dict[str, list[Path]], P
                         "checked-hash", str(checked)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
         unchecked = _read_only_copy(bundled, root / "unchecked-hash-bundled")
         aws = _read_only_copy(shipped, root / "aws-asset")
-        for path in (runtime_sdk, before, checked, unchecked, aws):
+        aws_source_only = _read_only_copy(shipped, root / "aws-asset-source-only", bytecode="drop")
+        for path in (runtime_sdk, before, checked, unchecked, aws, aws_source_only):
             _make_read_only(path)
         try:
             yield (
@@ -150,6 +151,8 @@ def layouts(python_version: str) -> Iterator[tuple[str, dict[str, list[Path]], P
                     "checked_hash_bundled_sdk": [checked, runtime_sdk],
                     "unchecked_hash_bundled_sdk": [unchecked, runtime_sdk],
                     "after": [aws, runtime_sdk],
+                    # What a runtime we cannot compile bytecode for (python3.14 here) would load.
+                    "source_only_runtime_sdk": [aws_source_only, runtime_sdk],
                 },
                 aws,
             )
@@ -179,6 +182,7 @@ def _probes() -> list[tuple[str, str, str, str]]:
         ("ingest_checked_hash_bundled_sdk", "checked_hash_bundled_sdk", INIT["ingest"], "ingest"),
         ("ingest_unchecked_hash_bundled_sdk", "unchecked_hash_bundled_sdk", INIT["ingest"], "ingest"),
         ("ingest_eager_pydantic_after", "after", INGEST_EAGER_PYDANTIC, "ingest"),
+        ("ingest_source_only_runtime_sdk", "source_only_runtime_sdk", INIT["ingest"], "ingest"),
         ("ingest_first_request_after", "after", INGEST_FIRST_REQUEST, "ingest"),
     ]
     return probes
@@ -282,6 +286,7 @@ def report(results: dict[str, Any]) -> str:
         "| layout | median | x floor |",
         "|---|---|---|",
         lever("source only, SDK bundled (before)", "ingest_before"),
+        lever("source only, runtime SDK (no bytecode for our code and dependencies)", "ingest_source_only_runtime_sdk"),
         lever("checked-hash bytecode, SDK bundled", "ingest_checked_hash_bundled_sdk"),
         lever("unchecked-hash bytecode, SDK bundled", "ingest_unchecked_hash_bundled_sdk"),
         lever(

@@ -81,6 +81,11 @@ class SpillwayConfig(BaseModel):
     def asset_python_version(self) -> str:
         return host_python_version() if self.target == "local" else self.lambda_python_version
 
+    @property
+    def asset_bundles_sdk(self) -> bool:
+        # Lambda's runtime provides the AWS SDK; the emulator runs functions with the host's Python.
+        return self.target == "local"
+
 
 class EnvVar:
     """Environment variable names shared with functions/spillway_core/settings.py."""

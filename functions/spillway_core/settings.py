@@ -1,6 +1,7 @@
 """Function settings: read once, at handler entry, from the environment the stack sets.
 
-Names of the environment variables live here and in ``infra/config.py`` only.
+Names of the environment variables live here, in ``ingest_settings.py`` (the ingest's, read without
+pydantic) and in ``infra/config.py`` only.
 """
 
 from __future__ import annotations

@@ -26,7 +26,9 @@ from infra.lambda_asset import (
     build_runtime_sdk,
     bytecode_interpreter,
     host_architecture,
+    host_python_version,
 )
+from tests.infra.conftest import Synthesized
 
 # importlib.util.MAGIC_NUMBER of each CPython minor version (read off 3.11.7, 3.12.1 and 3.13.0;
 # it is fixed from a version's first release candidate on).
@@ -77,12 +79,20 @@ def test_aws_asset_leaves_the_sdk_and_its_dependencies_to_the_runtime(aws_asset:
     assert {"ingest", "processor", "sweeper", "notifier", "spillway_core", "pydantic"} <= top_level
 
 
-def test_local_asset_brings_its_own_sdk_because_the_emulator_runs_the_hosts_python() -> None:
-    local = SpillwayConfig.from_context(cdk_context()["spillway"], {"target": "local"})
-    asset = build_lambda_asset(local.asset_architecture, local.asset_python_version, bundle_sdk=True)
+def synthesized_asset(stack: Synthesized) -> Path:
+    (asset,) = [path for path in stack.outdir.glob("asset.*") if (path / "ingest" / "handler.py").exists()]
+    return asset
 
-    assert {"boto3", "botocore"} <= {path.name for path in asset.iterdir()}
-    assert bytecode_problems(asset, local.asset_python_version) == []
+
+def test_synthesized_assets_leave_the_sdk_to_lambda_but_bring_it_to_the_emulator(
+    aws_stack: Synthesized, local_stack: Synthesized
+) -> None:
+    # The emulator runs the functions with the host's Python and nothing else on the path.
+    aws, local = synthesized_asset(aws_stack), synthesized_asset(local_stack)
+
+    assert {path.name for path in aws.iterdir()} & SDK_IMPORT_NAMES == set()
+    assert {"boto3", "botocore"} <= {path.name for path in local.iterdir()}
+    assert bytecode_problems(local, host_python_version()) == []
 
 
 def test_a_missing_runtime_interpreter_fails_the_build_and_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,12 +102,13 @@ def _compile_bytecode(interpreter: str, root: Path, *directories: Path) -> None:
     Reproducible, so that the same inputs give the same asset hash on any machine: file names in the
     bytecode are /var/task's rather than this build directory's, and one process compiles the files
     in compileall's sorted order (marshal's output depends on what the process compiled before, so
-    parallel workers would vary it). -I: nothing from the environment changes what gets compiled.
+    parallel workers would vary it). A clean environment with a fixed hash seed: nothing of the
+    caller's changes what gets compiled, and set constants are written in the same order every time.
     """
     subprocess.run(
-        [interpreter, "-I", "-m", "compileall", "-q", "-s", str(root), "-p", LAMBDA_TASK_ROOT,
+        [interpreter, "-s", "-m", "compileall", "-q", "-s", str(root), "-p", LAMBDA_TASK_ROOT,
          "--invalidation-mode", BYTECODE_INVALIDATION_MODE, *map(str, directories or (root,))],
-        check=True, stdout=subprocess.DEVNULL,
+        check=True, stdout=subprocess.DEVNULL, env={"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"},
     )  # fmt: skip
 
 

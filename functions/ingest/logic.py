@@ -17,8 +17,8 @@ from spillway_core.lanes import lane_of
 from spillway_core.status import EventStatus
 
 if TYPE_CHECKING:
-    from spillway_core.ingest_settings import IngestSettings, TokenBinding
     from spillway_core.keys import Tenant
+    from spillway_core.plain_settings import IngestSettings, TokenBinding
 
 TOKEN_HEADER = "x-spillway-token"  # noqa: S105 - a header name, not a secret
 TOKEN_QUERY = "token"  # noqa: S105 - a parameter name, not a secret

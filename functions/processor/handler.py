@@ -18,7 +18,7 @@ from spillway_core.alerts import AlertPublisher
 from spillway_core.aws import client
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
-from spillway_core.settings import ProcessorSettings
+from spillway_core.plain_settings import ProcessorSettings
 from spillway_core.status import EventAttr
 
 logger = Logger(service="spillway-processor")

@@ -1,7 +1,7 @@
 """Function settings: read once, at handler entry, from the environment the stack sets.
 
-Names of the environment variables live here, in ``ingest_settings.py`` (the ingest's, read without
-pydantic) and in ``infra/config.py`` only.
+Names of the environment variables live here, in ``plain_settings.py`` (the ingest's and the
+processor's, read without pydantic) and in ``infra/config.py`` only.
 """
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spillway_core.ingest_settings import (
+from spillway_core.plain_settings import (
     AWS_MAX_ATTEMPTS_DEFAULT,
     AWS_MAX_ATTEMPTS_ENV,
     AWS_TIMEOUT_DEFAULT,
     AWS_TIMEOUT_ENV,
     IngestSettings,
+    ProcessorSettings,
     TokenBinding,
 )
 
-# The ingest's settings live in spillway_core.ingest_settings (no pydantic on its import path).
+# The ingest's and the processor's settings live in spillway_core.plain_settings (no pydantic on
+# their import paths).
 __all__ = [
     "AwsClientSettings",
     "IngestSettings",
@@ -46,19 +48,6 @@ class AwsClientSettings(BaseModel):
 
 class _Settings(AwsClientSettings):
     events_table: str = Field(alias="EVENTS_TABLE", min_length=1)
-
-
-class ProcessorSettings(_Settings):
-    domain_table: str = Field(alias="DOMAIN_TABLE", min_length=1)
-    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", min_length=1)
-    lease_seconds: int = Field(alias="LEASE_SECONDS", default=45, ge=5)
-    # Stop claiming new records when less than this is left of the invocation.
-    deadline_margin_seconds: float = Field(alias="DEADLINE_MARGIN_SECONDS", default=10.0, ge=0)
-    backoff_base_seconds: float = Field(alias="BACKOFF_BASE_SECONDS", default=2.0, gt=0)
-    backoff_cap_seconds: float = Field(alias="BACKOFF_CAP_SECONDS", default=900.0, gt=0)
-    pending_grace_seconds: int = Field(alias="PENDING_GRACE_SECONDS", default=300, ge=10)
-    # How long a FAILED event's alert may stay unconfirmed before the sweeper publishes it again.
-    alert_retry_seconds: int = Field(alias="ALERT_RETRY_SECONDS", default=60, ge=1)
 
 
 class SweeperSettings(_Settings):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from spillway_core.ingest_settings import IngestSettings, SettingsError
+from spillway_core.plain_settings import IngestSettings, SettingsError
 
 DIGEST = "a" * 64
 BINDINGS = json.dumps({DIGEST: {"provider": "emailbison", "workspaces": ["1"]}})

@@ -1,10 +1,10 @@
-"""The ingest's settings, read without pydantic.
+"""The ingest's and the processor's settings, read without pydantic.
 
-The ingest answers webhooks, so its cold start is on a provider's request: this module keeps pydantic
-(and its model building, which costs about as much as importing the AWS SDK) off the ingest's import
-path. The rules are those of the other settings models (``spillway_core.settings``): the same names,
-defaults and bounds, and the same error type family (a ``ValueError``, as pydantic's
-``ValidationError`` is).
+Importing pydantic and building models costs about as much as importing the AWS SDK, so this module
+keeps it off the import path of the functions whose cold start matters: the ingest answers a
+provider's request, the processor drains a burst. The rules are those of the pydantic settings
+models (``spillway_core.settings``): the same names, defaults and bounds, and the same error type
+family (a ``ValueError``, as pydantic's ``ValidationError`` is).
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ class _Bound:
 
 
 def _parse(raw: str, kind: type[int] | type[float]) -> float:
+    # As pydantic reads a number from text: ASCII digits only, and an integer may be written "5.0".
+    if not raw.isascii():
+        raise ValueError(raw)
     if kind is float:
         return float(raw)
-    try:
-        return int(raw)
-    except ValueError:
-        whole = float(raw)  # as pydantic reads an int: "5.0" is 5, "5.5" is not an integer
-        if not whole.is_integer():
-            raise
-        return int(whole)
+    whole, dot, zeros = raw.partition(".")
+    if dot and (not zeros or zeros.strip("0")):
+        raise ValueError(raw)
+    return int(whole)
 
 
 def _number(environ: Mapping[str, str], bound: _Bound, default: float, kind: type[int] | type[float]) -> Any:
@@ -126,8 +126,38 @@ def _bindings(raw: str | None) -> dict[str, TokenBinding]:
     return {digest: TokenBinding.from_json(binding) for digest, binding in bindings.items()}
 
 
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "")
+    if not value:
+        raise SettingsError(f"{name} is required")
+    return value
+
+
+def _numbers(
+    environ: Mapping[str, str],
+    defaults: Mapping[str, Any],
+    bounds: Mapping[str, tuple[_Bound, type[int] | type[float]]],
+) -> dict[str, Any]:
+    # Every function's AWS clients: explicit timeouts, bounded retries (AwsClientSettings' rules).
+    aws = {
+        "aws_timeout_seconds": (_Bound(AWS_TIMEOUT_ENV, 0, exclusive_low=True), float),
+        "aws_max_attempts": (_Bound(AWS_MAX_ATTEMPTS_ENV, 1, 10), int),
+    }
+    return {name: _number(environ, bound, defaults[name], kind) for name, (bound, kind) in {**aws, **bounds}.items()}
+
+
+class _Copyable:
+    def model_copy(self, *, update: Mapping[str, Any]) -> Self:
+        """A copy with some fields replaced (the name the pydantic settings models use)."""
+        return replace(self, **update)  # type: ignore[type-var]
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {field.name: field.default for field in fields(cls)}
+
+
 @dataclass(frozen=True)
-class IngestSettings:
+class IngestSettings(_Copyable):
     events_table: str
     token_bindings: dict[str, TokenBinding]
     aws_timeout_seconds: float = AWS_TIMEOUT_DEFAULT
@@ -142,33 +172,56 @@ class IngestSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
-        events_table = environ.get("EVENTS_TABLE", "")
-        if not events_table:
-            raise SettingsError("EVENTS_TABLE is required")
-        defaults: dict[str, Any] = {field.name: field.default for field in fields(cls)}
-        integers = {
-            "aws_max_attempts": _Bound(AWS_MAX_ATTEMPTS_ENV, 1, 10),
-            "max_body_bytes": _Bound("MAX_BODY_BYTES", 0, exclusive_low=True),
-            "max_attempts": _Bound("MAX_ATTEMPTS", 1),
-            "retention_days": _Bound("EVENT_RETENTION_DAYS", 1),
-            "ignored_retention_days": _Bound("IGNORED_RETENTION_DAYS", 1),
-            "sweep_shards": _Bound("SWEEP_SHARDS", 1, 256),
-            "pending_grace_seconds": _Bound("PENDING_GRACE_SECONDS", 10),
-            "retry_after_seconds": _Bound("RETRY_AFTER_SECONDS", 1),
+        events_table = _required(environ, "EVENTS_TABLE")
+        bounds = {
+            "max_body_bytes": (_Bound("MAX_BODY_BYTES", 0, exclusive_low=True), int),
+            "max_attempts": (_Bound("MAX_ATTEMPTS", 1), int),
+            "retention_days": (_Bound("EVENT_RETENTION_DAYS", 1), int),
+            "ignored_retention_days": (_Bound("IGNORED_RETENTION_DAYS", 1), int),
+            "sweep_shards": (_Bound("SWEEP_SHARDS", 1, 256), int),
+            "pending_grace_seconds": (_Bound("PENDING_GRACE_SECONDS", 10), int),
+            "retry_after_seconds": (_Bound("RETRY_AFTER_SECONDS", 1), int),
         }
         return cls(
             events_table=events_table,
             token_bindings=_bindings(environ.get("INGEST_TOKEN_BINDINGS")),
-            aws_timeout_seconds=_number(
-                environ, _Bound(AWS_TIMEOUT_ENV, 0, exclusive_low=True), AWS_TIMEOUT_DEFAULT, float
-            ),
-            **{name: _number(environ, bound, defaults[name], int) for name, bound in integers.items()},
+            **_numbers(environ, _defaults(cls), bounds),
         )
 
     @property
     def token_sha256s(self) -> tuple[str, ...]:
         return tuple(self.token_bindings)
 
-    def model_copy(self, *, update: Mapping[str, Any]) -> Self:
-        """A copy with some fields replaced (the name the pydantic settings models use)."""
-        return replace(self, **update)
+
+@dataclass(frozen=True)
+class ProcessorSettings(_Copyable):
+    events_table: str
+    domain_table: str
+    alerts_topic_arn: str
+    aws_timeout_seconds: float = AWS_TIMEOUT_DEFAULT
+    aws_max_attempts: int = AWS_MAX_ATTEMPTS_DEFAULT
+    lease_seconds: int = 45
+    # Stop claiming new records when less than this is left of the invocation.
+    deadline_margin_seconds: float = 10.0
+    backoff_base_seconds: float = 2.0
+    backoff_cap_seconds: float = 900.0
+    pending_grace_seconds: int = 300
+    # How long a FAILED event's alert may stay unconfirmed before the sweeper publishes it again.
+    alert_retry_seconds: int = 60
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        bounds = {
+            "lease_seconds": (_Bound("LEASE_SECONDS", 5), int),
+            "deadline_margin_seconds": (_Bound("DEADLINE_MARGIN_SECONDS", 0), float),
+            "backoff_base_seconds": (_Bound("BACKOFF_BASE_SECONDS", 0, exclusive_low=True), float),
+            "backoff_cap_seconds": (_Bound("BACKOFF_CAP_SECONDS", 0, exclusive_low=True), float),
+            "pending_grace_seconds": (_Bound("PENDING_GRACE_SECONDS", 10), int),
+            "alert_retry_seconds": (_Bound("ALERT_RETRY_SECONDS", 1), int),
+        }
+        return cls(
+            events_table=_required(environ, "EVENTS_TABLE"),
+            domain_table=_required(environ, "DOMAIN_TABLE"),
+            alerts_topic_arn=_required(environ, "ALERTS_TOPIC_ARN"),
+            **_numbers(environ, _defaults(cls), bounds),
+        )

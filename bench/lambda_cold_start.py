@@ -58,6 +58,12 @@ INIT = {
 INGEST_EAGER_PYDANTIC = _TIMED.format(
     body="import spillway_core.settings, spillway_core.payloads\nimport ingest.handler\ningest.handler._dependencies()"
 )
+# The processor as it was before its import path was trimmed: its settings were a pydantic model and
+# it read the stored event with the payload model (the pydantic stack, loaded at its init).
+PROCESSOR_EAGER_PYDANTIC = _TIMED.format(
+    body="import spillway_core.settings, spillway_core.payloads\n"
+    "import processor.handler\nprocessor.handler._dependencies()"
+)
 # The ingest's first request, an accepted webhook, with DynamoDB stubbed (no network): whatever the
 # init left for later (lazy imports) is paid here, on the same cold request.
 _WEBHOOK = {
@@ -84,6 +90,20 @@ import contextlib, io
 with contextlib.redirect_stdout(io.StringIO()):
     _answer = ingest.handler.lambda_handler(_event, None)
 assert _answer["statusCode"] == 200, _answer"""
+)
+
+# The processor's first event, up to the writes it plans (the store calls need a network): the stored
+# event as the ingest writes it for that webhook, read and planned.
+_STORED_EVENT = (
+    '{"provider":"emailbison","event_type":"EMAIL_SENT","workspace_id":"1","workspace_name":"W","campaign_id":"7",'
+    '"campaign_name":"C","lead_id":"42","lead_email":"lead@example.com","sender_email_id":"3",'
+    '"sender_email":"sender@example.com","scheduled_email_id":"99","subject":"Hi","sent_at":"2026-01-01T00:00:00Z"}'
+)
+PROCESSOR_FIRST_EVENT = _TIMED.format(
+    body=f"""import processor.handler
+processor.handler._dependencies()
+from processor.logic import NormalisedEvent, plan_effect
+plan_effect("emailbison::1:EMAIL_SENT:99", NormalisedEvent.model_validate_json({_STORED_EVENT!r}), 0)"""
 )
 
 
@@ -186,6 +206,8 @@ def _probes() -> list[tuple[str, str, str, str]]:
         ("ingest_eager_pydantic_after", "after", INGEST_EAGER_PYDANTIC, "ingest"),
         ("ingest_source_only_runtime_sdk", "source_only_runtime_sdk", INIT["ingest"], "ingest"),
         ("ingest_first_request_after", "after", INGEST_FIRST_REQUEST, "ingest"),
+        ("processor_eager_pydantic_after", "after", PROCESSOR_EAGER_PYDANTIC, "processor"),
+        ("processor_first_event_after", "after", PROCESSOR_FIRST_EVENT, "processor"),
     ]
     return probes
 
@@ -277,6 +299,7 @@ def report(results: dict[str, Any]) -> str:
         row("ingest, after, + first accepted request (DynamoDB stubbed)", "ingest_first_request_after"),
         row("processor, before", "processor_before"),
         row("processor, after", "processor_after", "≤ 1.5"),
+        row("processor, after, + first event read and planned (store calls left out)", "processor_first_event_after"),
         row("sweeper, before", "sweeper_before"),
         row("sweeper, after", "sweeper_after"),
         "",
@@ -296,6 +319,18 @@ def report(results: dict[str, Any]) -> str:
             "ingest_eager_pydantic_after",
         ),
         lever("unchecked-hash bytecode, runtime SDK, light import path (shipped)", "ingest_after"),
+        "",
+        "Levers, processor (same round, same floor):",
+        "",
+        "| layout | median | x floor |",
+        "|---|---|---|",
+        lever("source only, SDK bundled (before)", "processor_before"),
+        lever(
+            "unchecked-hash bytecode, runtime SDK, pydantic settings and payload model loaded at init "
+            "(the import path before this change)",
+            "processor_eager_pydantic_after",
+        ),
+        lever("unchecked-hash bytecode, runtime SDK, no pydantic on the path (shipped)", "processor_after"),
         "",
         f"SDK packages in the shipped asset: {results['sdk_packages_in_asset'] or 'none'}. "
         "Top import costs of the ingest as shipped (-X importtime, self time by package): "

@@ -1,6 +1,6 @@
-"""The processor's cold start and its events do without pydantic: its settings are read plainly, and
-the stored event the ingest wrote is read field by field, with the pydantic model deciding anything
-else (so the outcome is the model's, whatever is stored)."""
+"""The processor's cold start and its events do without pydantic and Powertools' batch utility: its
+settings are read plainly, and the stored event the ingest wrote is read field by field, with the
+pydantic model deciding anything else (so the outcome is the model's, whatever is stored)."""
 
 from __future__ import annotations
 
@@ -26,16 +26,19 @@ WRITTEN = payloads.NormalisedEvent(
 ).model_dump_json(exclude_none=True)
 
 
-def _pydantic_modules_after(code: str) -> list[str]:
+HEAVY = ("pydantic", "pydantic_core", "spillway_core.payloads", "aws_lambda_powertools.utilities.batch", "asyncio")
+
+
+def _heavy_modules_after(code: str) -> list[str]:
     probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     environment = {**os.environ, **TABLES}
     done = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True)
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    return [name for name in loaded if name.split(".")[0] in {"pydantic", "pydantic_core", "spillway_core.payloads"}]
+    return [name for name in loaded if any(name == heavy or name.startswith(f"{heavy}.") for heavy in HEAVY)]
 
 
-def test_processor_init_and_its_reading_of_a_stored_event_load_no_pydantic() -> None:
-    loaded = _pydantic_modules_after(
+def test_processor_init_and_its_reading_of_a_stored_event_load_no_pydantic_nor_powertools_batch() -> None:
+    loaded = _heavy_modules_after(
         "import processor.handler\n"
         "processor.handler._dependencies()\n"
         "from processor.logic import NormalisedEvent, plan_effect\n"

@@ -98,6 +98,7 @@ OLDER_RUNTIME_REASON = (
     "python3.13, not the newest python3.14, on purpose: Lambda's code directory is read-only, so the "
     "asset must ship bytecode, and only an interpreter of the runtime's own version can compile it; "
     "the project's machines have 3.11-3.13 but no 3.14. Measured (bench/results/cold_start.md), the ingest's "
-    "init is 1.31x the bare SDK with no bytecode for its code and dependencies (what 3.14 would load) and "
-    "0.90x with 3.13 bytecode; the processor 1.64x, 4.1x before. python3.13 is supported until 2029-06-30, like 3.14."
+    "init is 1.42x the bare SDK with no bytecode for its code and dependencies "
+    "(what 3.14 would load) and 1.25x with 3.13 bytecode; the processor 1.22x, "
+    "3.4x before. Lambda deprecates python3.13 on 2029-06-30 (AWS runtime table)."
 )

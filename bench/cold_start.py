@@ -1,5 +1,7 @@
-"""Ingest cold start: importing the handler and building what it needs, against the floor of
-`import boto3; boto3.client("dynamodb")`, each in fresh interpreters, interleaved, median of N."""
+"""Secondary measurement, NOT how Lambda loads the asset (see bench/lambda_cold_start.py): the ingest
+imported from the development venv, where bytecode is cached. Ingest cold start: importing the
+handler and building what it needs, against the floor of `import boto3; boto3.client("dynamodb")`,
+each in fresh interpreters, interleaved, median of N."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import infra  # noqa: F401  (silences jsii's Node banner)
-from bench import burst, calls_and_cost, cold_start, reply_under_burst, warm_cost
+from bench import burst, calls_and_cost, cold_start, lambda_cold_start, reply_under_burst, warm_cost
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -67,6 +67,7 @@ def plots(results: dict[str, Any]) -> list[str]:
 
 def report(results: dict[str, Any]) -> str:
     c, w, k, b = results["cold_start"], results["warm_cost"], results["calls_and_cost"], results["burst"]
+    lm, lr = results["lambda_cold_start"]["median_ms"], results["lambda_cold_start"]["median_ratio_to_floor"]
     s, p = results["side_by_side"], results["processor_efficiency"]
     e, y = s["enqueue_first"], s["synchronous"]
     lines = [
@@ -77,7 +78,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         "| measure | result | baseline | ratio | target |",
         "|---|---|---|---|---|",
-        f"| ingest cold start (import + client), median of {c['runs']} | {c['ingest_ms']} ms | boto3 + client: {c['floor_ms']} ms | {c['ratio']} | ≤ 1.5 (stretch 1.25) |",
+        f"| ingest cold start as Lambda loads the asset (read-only, no bytecode writes; [cold_start.md](cold_start.md)) | {lm['ingest_after']} ms | runtime SDK + client: {lm['floor']} ms | {lr['ingest_after']} | ≤ 1.25 (stretch 1.1) |",
+        f"| processor cold start, the same way | {lm['processor_after']} ms | runtime SDK + client: {lm['floor']} ms | {lr['processor_after']} | ≤ 1.5 |",
+        f"| secondary: ingest cold start from the dev venv (bytecode cached, not how Lambda loads it), median of {c['runs']} | {c['ingest_ms']} ms | boto3 + client: {c['floor_ms']} ms | {c['ratio']} | |",
         f"| ingest warm CPU per request | {w['real_us']} µs | json.loads + PutItem: {w['minimal_us']} µs | {w['ratio']} | ≤ 2 |",
         f"| AWS calls per ingest request / duplicate / rejected | {k['calls_per_ingest_request']} / {k['calls_per_duplicate_request']} / {k['calls_per_rejected_request']} | | | 1 |",
         f"| burst: ingest throughput on the emulator | {b['requests_per_second']} req/s | raw conditional PutItem: {b['raw_putitem_per_second']} /s | {b['ingest_vs_raw_putitem']} | ≥ 0.5 |",
@@ -132,6 +135,9 @@ def main() -> None:
     results: dict[str, Any] = {"machine": machine()}
     print("cold start...", flush=True)
     results["cold_start"] = cold_start.measure(runs=9 if quick else 15)
+    print("cold start as Lambda loads the asset...", flush=True)
+    results["lambda_cold_start"] = lambda_cold_start.measure(runs=15)
+    lambda_cold_start.write(results["lambda_cold_start"])
     print("warm cost...", flush=True)
     results["warm_cost"] = warm_cost.measure(requests=300 if quick else 1000, rounds=5)
     print("calls and cost...", flush=True)

@@ -30,7 +30,9 @@ def build_app(app: cdk.App | None = None, overrides: dict[str, Any] | None = Non
     config = SpillwayConfig.from_context(
         app.node.try_get_context(CONTEXT_KEY), {**_flat_overrides(app), **(overrides or {})}
     )
-    asset_dir = build_lambda_asset(config.asset_architecture, config.asset_python_version)
+    asset_dir = build_lambda_asset(
+        config.asset_architecture, config.asset_python_version, bundle_sdk=config.asset_bundles_sdk
+    )
     stack = SpillwayStack(app, config.stack_name, config=config, asset_dir=str(asset_dir))
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app, stack

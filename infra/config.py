@@ -70,7 +70,7 @@ class SpillwayConfig(BaseModel):
     # Production stages refuse DeleteTable on top of the tables' retain-on-delete policy.
     deletion_protection: bool = Field(alias="deletionProtection")
     lambda_architecture: Literal["arm64", "x86_64"] = Field("arm64", alias="lambdaArchitecture")
-    lambda_python_version: str = Field("3.14", alias="lambdaPythonVersion")
+    lambda_python_version: str = Field("3.13", alias="lambdaPythonVersion")
     log_retention_days: int = Field(30, alias="logRetentionDays")
 
     # Ingest
@@ -148,6 +148,11 @@ class SpillwayConfig(BaseModel):
     @property
     def asset_python_version(self) -> str:
         return host_python_version() if self.target == "local" else self.lambda_python_version
+
+    @property
+    def asset_bundles_sdk(self) -> bool:
+        # Lambda's runtime provides the AWS SDK; the emulator runs functions with the host's Python.
+        return self.target == "local"
 
 
 class EnvVar:

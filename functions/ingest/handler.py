@@ -14,7 +14,7 @@ from ingest.logic import ingest_webhook
 from spillway_core.aws import client
 from spillway_core.event_store import EventStore
 from spillway_core.http import WebhookRequest
-from spillway_core.settings import IngestSettings
+from spillway_core.plain_settings import IngestSettings
 
 logger = Logger(service="spillway-ingest")
 metrics = Metrics(namespace="Spillway", service="spillway-ingest")

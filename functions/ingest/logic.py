@@ -14,22 +14,11 @@ from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
 from spillway_core.lanes import lane_of
 from spillway_core.lifecycle import sweep_shard
-from spillway_core.payloads import (
-    SUPPORTED_EVENT_TYPES,
-    SUPPORTED_PROVIDERS,
-    PayloadRejected,
-    dedupe_key,
-    event_type_of,
-    ignored_key,
-    normalise,
-    parse_payload,
-    tenant_of,
-)
 from spillway_core.status import EventStatus
 
 if TYPE_CHECKING:
     from spillway_core.keys import Tenant
-    from spillway_core.settings import IngestSettings, TokenBinding
+    from spillway_core.plain_settings import IngestSettings, TokenBinding
 
 TOKEN_HEADER = "x-spillway-token"  # noqa: S105 - a header name, not a secret
 TOKEN_QUERY = "token"  # noqa: S105 - a parameter name, not a secret
@@ -126,6 +115,10 @@ def _check_request(
     """The answers that need no look at the body (the token's first, before anything else)."""
     if binding is None:
         return IngestOutcome(error(401, "unauthorized", "missing or invalid token"), "rejected")
+    # The payload models (pydantic) load here, at the first authenticated request, not at import:
+    # the ingest's cold start stays near the bare SDK's (bench/lambda_cold_start.py measures both).
+    from spillway_core.payloads import SUPPORTED_PROVIDERS
+
     if request.provider not in SUPPORTED_PROVIDERS:
         return IngestOutcome(error(404, "unknown_provider", "unknown provider"), "rejected")
     if binding.provider != request.provider:
@@ -148,6 +141,8 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: Eve
     if refused is not None:
         return refused
     assert binding is not None  # refused above when missing
+    from spillway_core.payloads import PayloadRejected, event_type_of, tenant_of
+
     try:
         document = parse_body(request.body)
         event_type = event_type_of(document)
@@ -192,6 +187,8 @@ def event_to_store(
     now_ms: int,
 ) -> NewEvent:
     """The event record to write; PayloadRejected when a supported type lacks what it needs."""
+    from spillway_core.payloads import SUPPORTED_EVENT_TYPES, dedupe_key, ignored_key, normalise, parse_payload
+
     if event_type not in SUPPORTED_EVENT_TYPES:
         # Kept briefly and outside the processor's and sweeper's view, so new types show up in ops.
         return NewEvent(

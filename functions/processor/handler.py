@@ -10,21 +10,18 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from processor.logic import ProcessorDeps, process_record
+from processor.stream_batch import StreamRecord, process_partial_response
 from spillway_core.alerts import AlertPublisher
 from spillway_core.aws import client
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
-from spillway_core.settings import ProcessorSettings
+from spillway_core.plain_settings import ProcessorSettings
 from spillway_core.status import EventAttr
 
 logger = Logger(service="spillway-processor")
 metrics = Metrics(namespace="Spillway", service="spillway-processor")
-# Report failures item by item even when every record failed, so the stream checkpoints precisely.
-batch = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 class DeadlineReached(Exception):
@@ -55,18 +52,18 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     margin_ms = deps.settings.deadline_margin_seconds * 1000
 
-    def handle_record(record: DynamoDBRecord) -> str:
+    def handle_record(record: StreamRecord) -> str:
         if context.get_remaining_time_in_millis() < margin_ms:
             raise DeadlineReached
-        keys = record.dynamodb.keys if record.dynamodb else None
-        dedupe_key = str((keys or {}).get("pk", ""))
+        pk = record.key("pk")
+        dedupe_key = "" if pk is None else str(pk)
         logger.set_correlation_id(dedupe_key)
-        probe_at = ((record.dynamodb.new_image if record.dynamodb else None) or {}).get(EventAttr.PROBE_AT)
+        probe_at = record.new_image(EventAttr.PROBE_AT)
         probe_at_ms = int(probe_at) if probe_at is not None else None
         outcome = process_record(dedupe_key, probe_at_ms, context.aws_request_id, deps)
         metrics.add_metric(name=f"Event_{outcome}", unit=MetricUnit.Count, value=1)
         logger.info(f"event {outcome}", extra={"outcome": outcome})
         return outcome
 
-    response = process_partial_response(event=event, record_handler=handle_record, processor=batch, context=context)
-    return dict(response)
+    # Failures are reported item by item even when every record failed, so the stream checkpoints precisely.
+    return process_partial_response(event, handle_record)

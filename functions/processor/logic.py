@@ -7,15 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from spillway_core.alerts import AlertPublisher, failure_alert, scrub
 from spillway_core.domain import UnsupportedEvent, plan_effect
 from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore
 from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
 from spillway_core.event_store import ClaimedEvent, EventStore, FailedEvent
 from spillway_core.lanes import lane_of_probe
-from spillway_core.payloads import NormalisedEvent
+from spillway_core.stored_event import NormalisedEvent, ValidationError
 
 if TYPE_CHECKING:
     from spillway_core.settings import ProcessorSettings

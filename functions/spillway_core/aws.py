@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from spillway_core.settings import AwsClientSettings
+from typing import Any, Protocol
 
 
-def client(service: str, settings: AwsClientSettings) -> Any:
+class ClientSettings(Protocol):
+    """What building a client reads: AwsClientSettings and the ingest's light IngestSettings both have it."""
+
+    @property
+    def aws_timeout_seconds(self) -> float: ...
+
+    @property
+    def aws_max_attempts(self) -> int: ...
+
+
+def client(service: str, settings: ClientSettings) -> Any:
     # Imported here so that modules which only need types (and the tests) don't pay for boto3.
     import boto3
     from botocore.config import Config

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from spillway_core import keys
 from spillway_core.keys import KeyComponentRejected, Tenant
+from spillway_core.stored_event import tenant_of_event
 
 SUPPORTED_PROVIDERS = frozenset({"emailbison", "inboxxia"})
 
@@ -271,10 +272,6 @@ def tenant_of(provider: str, document: dict[str, Any]) -> Tenant:
     except KeyComponentRejected as exc:
         raise PayloadRejected(422, "invalid_instance", str(exc)) from exc
     return Tenant(provider, instance, info.workspace_id)
-
-
-def tenant_of_event(event: NormalisedEvent) -> Tenant:
-    return Tenant(event.provider, event.instance or keys.NO_INSTANCE, event.workspace_id or "")
 
 
 def normalise(provider: str, payload: WebhookPayload) -> NormalisedEvent:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -19,11 +20,17 @@ logger = Logger(service="spillway-sweeper")
 metrics = Metrics(namespace="Spillway", service="spillway-sweeper")
 
 
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+@cache
+def _dependencies() -> tuple[SweeperSettings, EventStore, AlertPublisher]:
+    # Built at the first invocation and reused while the environment is warm.
     settings = SweeperSettings.from_env(os.environ)
     store = EventStore(client("dynamodb", settings), settings.events_table)
-    alerts = AlertPublisher(client("sns", settings), settings.alerts_topic_arn)
+    return settings, store, AlertPublisher(client("sns", settings), settings.alerts_topic_arn)
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings, store, alerts = _dependencies()
     now_ms = int(time.time() * 1000)
     report = sweep(store, alerts, settings, now_ms=now_ms)
     woken = sum(report.woken.values())

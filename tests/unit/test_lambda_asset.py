@@ -15,7 +15,7 @@ def test_a_failed_dependency_build_leaves_no_staging_directory(monkeypatch: pyte
     monkeypatch.setattr(lambda_asset, "_uv", lambda: "false")  # a uv that fails every command
 
     with pytest.raises(subprocess.CalledProcessError):
-        lambda_asset.build_lambda_asset("arm64", "3.14")
+        lambda_asset.build_lambda_asset("arm64", "3.13")
 
     assert list(tmp_path.iterdir()) == []
 

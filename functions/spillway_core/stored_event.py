@@ -1,0 +1,124 @@
+"""The processor's view of the event the ingest stored, read without pydantic.
+
+The ingest writes ``payloads.NormalisedEvent.model_dump_json(exclude_none=True)``: a flat JSON
+object of text fields (and one flag). Reading that back is the processor's only use of the payload
+models, and importing pydantic and building them is most of what its cold start would add to the
+bare SDK's (bench/lambda_cold_start.py). So the processor reads the JSON it expects here, field by
+field, and leaves everything else (an unknown field, a wrong type, an escape sequence, invalid
+JSON) to the pydantic model, loaded only then: whatever the input, the outcome is the model's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+from spillway_core.keys import NO_INSTANCE, Tenant
+
+if TYPE_CHECKING:
+    from spillway_core import payloads
+
+
+class ValidationError(ValueError):
+    """The stored JSON is not a NormalisedEvent (the model's ``pydantic.ValidationError``, as text)."""
+
+
+@dataclass(frozen=True)
+class NormalisedEvent:
+    """The fields of ``payloads.NormalisedEvent`` (a test keeps the two the same)."""
+
+    provider: str
+    event_type: str
+    instance: str | None = None
+    workspace_id: str | None = None
+    workspace_name: str | None = None
+    campaign_id: str | None = None
+    campaign_name: str | None = None
+    campaign_event_id: str | None = None
+    campaign_event_at: str | None = None
+    lead_id: str | None = None
+    lead_email: str | None = None
+    lead_first_name: str | None = None
+    lead_last_name: str | None = None
+    sender_email_id: str | None = None
+    sender_email: str | None = None
+    sender_name: str | None = None
+    scheduled_email_id: str | None = None
+    subject: str | None = None
+    sent_at: str | None = None
+    reply_id: str | None = None
+    reply_subject: str | None = None
+    reply_from_email: str | None = None
+    reply_received_at: str | None = None
+    reply_automated: bool | None = None
+
+    @classmethod
+    def model_validate_json(cls, text: str | bytes) -> Self:
+        """The event in ``text``; ValidationError where the pydantic model raises one."""
+        read = _read_plainly(text)
+        if read is not None:
+            return cls(**read)
+        return cls(**_read_with_the_model(text))
+
+
+_REQUIRED_TEXT = frozenset({"provider", "event_type"})
+_FLAGS = frozenset({"reply_automated"})
+_FIELDS = frozenset(field.name for field in fields(NormalisedEvent))
+
+
+def _read_plainly(text: str | bytes) -> dict[str, Any] | None:
+    """The fields, when ``text`` is exactly what the ingest writes; None for anything else."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    # An escape may hide a lone surrogate, which json and the model's parser treat differently.
+    if "\\u" in text:
+        return None
+    try:
+        document = json.loads(text, object_pairs_hook=_without_repeats)
+    except ValueError:
+        return None
+    if type(document) is not dict or not _REQUIRED_TEXT <= document.keys() <= _FIELDS:
+        return None
+    for name, value in document.items():
+        if name in _FLAGS:
+            plain = value is None or type(value) is bool
+        else:
+            plain = type(value) is str or (value is None and name not in _REQUIRED_TEXT)
+        if not plain:
+            return None
+    return document
+
+
+def _without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a repeated field")  # left to the model's parser
+    return document
+
+
+def _read_with_the_model(text: str | bytes) -> dict[str, Any]:
+    from pydantic import ValidationError as ModelValidationError
+
+    from spillway_core.payloads import NormalisedEvent as Model
+
+    try:
+        return Model.model_validate_json(text).model_dump()
+    except ModelValidationError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class _TenantFields(Protocol):
+    @property
+    def provider(self) -> str: ...
+    @property
+    def instance(self) -> str | None: ...
+    @property
+    def workspace_id(self) -> str | None: ...
+
+
+def tenant_of_event(event: _TenantFields | payloads.NormalisedEvent) -> Tenant:
+    return Tenant(event.provider, event.instance or NO_INSTANCE, event.workspace_id or "")

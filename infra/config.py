@@ -106,6 +106,9 @@ class SpillwayConfig(BaseModel):
 
     # Alerts and alarms
     notifier_batch_window_seconds: int = Field(60, alias="notifierBatchWindowSeconds")
+    # A group's failed events (provider, instance, workspace, type) queued within this long of its first
+    # become one Slack summary. The flush is an SQS delay: at most 900 s, less the flush's settle time.
+    alert_digest_seconds: int = Field(60, alias="alertDigestSeconds", ge=1, le=840)
     iterator_age_alarm_seconds: int = Field(300, alias="iteratorAgeAlarmSeconds")
     interactive_iterator_age_alarm_seconds: int = Field(60, alias="interactiveIteratorAgeAlarmSeconds")
     sweeper_woken_alarm_threshold: int = Field(10, alias="sweeperWokenAlarmThreshold")
@@ -169,6 +172,9 @@ class EnvVar:
     ALERT_RETRY_SECONDS = "ALERT_RETRY_SECONDS"
     SLACK_WEBHOOK_SECRET_ARN = "SLACK_WEBHOOK_SECRET_ARN"
     RUNBOOK_BASE_URL = "RUNBOOK_BASE_URL"
+    DIGEST_TABLE = "DIGEST_TABLE"
+    ALERT_QUEUE_URL = "ALERT_QUEUE_URL"
+    ALERT_DIGEST_SECONDS = "ALERT_DIGEST_SECONDS"
 
 
 # Handlers inside the shared asset.

@@ -104,16 +104,17 @@ class DigestStore:
     def add(self, alert_body: str, alert: dict[str, Any], queued_at_ms: int, now_ms: int) -> str:
         """Adds a failed-event alert to its group's open digest (opening one if needed); returns the digest id."""
         group = group_of(alert)
-        member_id = str(alert.get("dedupe_key")) if is_valid_key(str(alert.get("dedupe_key"))) else alert_body
+        key = str(alert.get("dedupe_key"))
+        # A member is its event: the same failure alerted twice (a redelivery, a re-publish) counts once.
+        member = (key if is_valid_key(key) else alert_body, alert_body, queued_at_ms, now_ms)
         for _ in range(5):
             current = self._current(group)
-            if current is not None and queued_at_ms < current[1] + self._window_ms:
-                if self._join(current[0], member_id, alert_body, queued_at_ms, now_ms):
-                    return current[0]
+            if current and queued_at_ms < current[1] + self._window_ms and self._join(current[0], *member):
+                return current[0]
             # After the current digest (a late alert of a closed one opens the next, flushed soon).
             opened_ms = queued_at_ms if current is None else max(queued_at_ms, current[1] + 1)
             opened = self._open(group, current, opened_ms, now_ms)
-            if opened is not None and self._join(opened, member_id, alert_body, queued_at_ms, now_ms):
+            if opened is not None and self._join(opened, *member):
                 return opened
         raise StoreUnavailable("alert digest: no open digest after 5 tries")
 

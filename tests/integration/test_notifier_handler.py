@@ -1,5 +1,6 @@
 """The notifier against Secrets Manager (moto) and a local Slack stand-in: nothing is acknowledged
-until Slack took it, and the webhook URL never reaches a log line."""
+until Slack took it, and the webhook URL never reaches a log line. Alarms are posted at once, so they
+show it directly; failed events go through digests (tests/integration/test_alert_digests.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from moto import mock_aws
 
 import notifier.handler
 from tests.support.capture import function_output
+from tests.support.digests import DigestWorld
 from tests.support.lambda_events import FakeContext
 from tests.support.slack import SlackStandIn
-from tests.unit.test_notifier import FAILED
+from tests.unit.test_notifier import ALARM
 
-RECORDS = [{"messageId": f"m-{n}", "body": json.dumps(FAILED)} for n in range(3)]
+RECORDS = [{"messageId": f"m-{n}", "body": json.dumps(ALARM)} for n in range(3)]
 ALL_FAILED = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in RECORDS]}
 
 
@@ -37,7 +39,9 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[Secret]:
         # A warm container reads the secret again after its max age; 0 here plays "later".
         monkeypatch.setattr(notifier.handler, "SECRET_MAX_AGE_SECONDS", 0)
         notifier.handler._secrets.cache_clear()
+        digests = DigestWorld(monkeypatch)  # the notifier's settings name them
         yield Secret(arn)
+        digests.close()
         notifier.handler._secrets.cache_clear()
 
 

@@ -1,0 +1,71 @@
+"""The notifier's digest table and queue in moto, and a clock the test plays: flush messages are sent
+without their delay (the delay each asked for is recorded), so a test delivers them when it chooses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+DIGEST_TABLE_NAME = "spillway-alert-digests"
+WINDOW_S = 60
+
+
+def create_digest_table(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName=DIGEST_TABLE_NAME,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@dataclass
+class DigestWorld:
+    """Call inside ``mock_aws``: the table, the notifier's queue and its environment."""
+
+    monkeypatch: pytest.MonkeyPatch
+    delays: list[int] = field(default_factory=list)  # what each flush asked for
+
+    def __post_init__(self) -> None:
+        import notifier.handler
+
+        self.sqs = boto3.client("sqs")
+        self.queue_url = self.sqs.create_queue(QueueName="alerts-buffer")["QueueUrl"]
+        create_digest_table(boto3.client("dynamodb"))
+        self.monkeypatch.setenv("DIGEST_TABLE", DIGEST_TABLE_NAME)
+        self.monkeypatch.setenv("ALERT_QUEUE_URL", self.queue_url)
+        self.monkeypatch.setenv("ALERT_DIGEST_SECONDS", str(WINDOW_S))
+        boto3._get_default_session().events.register("before-parameter-build.sqs.SendMessage", self._no_delay)
+        notifier.handler._digests.cache_clear()
+
+    def _no_delay(self, params: dict[str, Any], **_: Any) -> None:
+        self.delays.append(int(params.get("DelaySeconds", 0)))
+        params["DelaySeconds"] = 0
+
+    def due_flushes(self) -> list[dict[str, Any]]:
+        """The flush messages on the queue, as the notifier's mapping would deliver them (then deleted)."""
+        records: list[dict[str, Any]] = []
+        while messages := self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                records.append({"messageId": message["MessageId"], "body": message["Body"]})
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        assert all(json.loads(r["body"])["kind"] == "digest_due" for r in records)
+        return records
+
+    def close(self) -> None:
+        import notifier.handler
+
+        boto3._get_default_session().events.unregister("before-parameter-build.sqs.SendMessage", self._no_delay)
+        notifier.handler._digests.cache_clear()
+
+
+def alert_record(alert: dict[str, Any], queued_at_ms: int, message_id: str) -> dict[str, Any]:
+    """An alerts-queue record as the mapping hands it to the notifier."""
+    return {"messageId": message_id, "body": json.dumps(alert), "attributes": {"SentTimestamp": str(queued_at_ms)}}

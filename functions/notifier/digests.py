@@ -1,16 +1,19 @@
 """Alert digests: the failed events of one burst become one Slack summary, on AWS and on the emulator.
 
-The alerts queue hands the notifier small batches (the emulator at most 10 messages, whatever the
-mapping says), so a summary per batch is several per burst. Instead, a failed-event alert joins the
-digest of its group (provider, instance, workspace, event type): the first alert of a group opens one,
-and alerts queued within ``window_s`` after it join it. Opening a digest sends a flush message to the
-notifier's own queue, delayed until the window has passed; the flush closes the digest and the handler
-posts one summary of its members.
+The alerts queue hands the notifier batches (the emulator at most 10 messages, whatever the mapping
+says), so a summary per batch is several per burst. Instead, a failed-event alert joins the digest of
+its group (provider, instance, workspace, event type). The first alert of a group opens one and sends a
+flush message to the notifier's own queue, delayed by ``quiet_s``. A flush that finds an alert joined
+less than ``quiet_s`` ago sends itself again for later (the burst goes on), until the digest is
+``max_s`` old; otherwise it closes the digest and the handler posts one summary of its members. So a
+summary follows a burst's last failure by about ``quiet_s``, and a failure that never stops is still
+summarised every ``max_s``.
 
-Every alert is counted in exactly one summary: joining is a transaction that checks the digest is still
-open, and closing marks it closed, so an alert either joins before the close (and is read by the flush)
-or finds it closed and opens the next digest. A redelivered alert joins once: its member item is keyed
-by its event. A flush that finds nothing (it lost the race to open) posts nothing.
+Every alert is counted in exactly one summary: joining is a transaction that updates the open digest
+(and fails once it is closed), and the flush closes it before reading the members, so an alert either
+joins before the close (and is read) or finds it closed and opens the group's next digest. A
+redelivered or re-published alert joins once: its member item is keyed by its event. A flush that finds
+no member (its opener lost the race to another notifier) posts nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from spillway_core.keys import is_valid_key
 DIGEST_DUE = "digest_due"  # the kind of a flush message
 # Digests outlive the notifier DLQ's 14-day retention, so a redriven flush still finds its members.
 DIGEST_RETENTION_SECONDS = 15 * 24 * 3600
-# The flush waits this much past the window for alerts that were decided before it to be written.
+# A flush waits this much longer than the quiet time, for an alert being joined as it comes due.
 FLUSH_SETTLE_SECONDS = 5
 MAX_DELAY_SECONDS = 900  # SQS's cap on DelaySeconds
 _DIGEST_ID = re.compile(r"[0-9a-f]{32}:[0-9]{1,15}")
@@ -94,12 +97,13 @@ class DigestStore:
     one member. AWS errors become ``StoreUnavailable``: the alert stays queued and is tried again.
     """
 
-    def __init__(self, dynamodb: Any, sqs: Any, table: str, queue_url: str, window_s: int) -> None:
+    def __init__(self, dynamodb: Any, sqs: Any, table: str, queue_url: str, quiet_s: int, max_s: int) -> None:
         self._ddb = dynamodb
         self._sqs = sqs
         self._table = table
         self._queue_url = queue_url
-        self._window_ms = window_s * 1000
+        self._quiet_ms = quiet_s * 1000
+        self._max_ms = max_s * 1000
 
     def add(self, alert_body: str, alert: dict[str, Any], queued_at_ms: int, now_ms: int) -> str:
         """Adds a failed-event alert to its group's open digest (opening one if needed); returns the digest id."""
@@ -109,14 +113,30 @@ class DigestStore:
         member = (key if is_valid_key(key) else alert_body, alert_body, queued_at_ms, now_ms)
         for _ in range(5):
             current = self._current(group)
-            if current and queued_at_ms < current[1] + self._window_ms and self._join(current[0], *member):
+            # A digest past its age (its flush chain broken, e.g. parked in the DLQ) takes no more.
+            open_for_more = current is not None and now_ms - current[1] < self._max_ms + self._quiet_ms
+            if current and open_for_more and self._join(current[0], *member):
                 return current[0]
-            # After the current digest (a late alert of a closed one opens the next, flushed soon).
-            opened_ms = queued_at_ms if current is None else max(queued_at_ms, current[1] + 1)
-            opened = self._open(group, current, opened_ms, now_ms)
+            # The next digest (ids grow, so a closed one is never opened again).
+            opened = self._open(group, current, now_ms if current is None else max(now_ms, current[1] + 1), now_ms)
             if opened is not None and self._join(opened, *member):
                 return opened
         raise StoreUnavailable("alert digest: no open digest after 5 tries")
+
+    def close_if_quiet(self, digest_id: str, now_ms: int) -> ClosedDigest | None:
+        """A due flush: None if the burst goes on (the flush was sent again for later), else the closed digest."""
+        try:
+            header = self._ddb.get_item(
+                TableName=self._table, Key=_key(f"DIGEST#{digest_id}", _HEADER_SK), ConsistentRead=True
+            ).get("Item", {})
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreUnavailable(f"alert digest read: {type(exc).__name__}") from exc
+        opened_ms = int(digest_id.rsplit(":", 1)[1])
+        last_joined_ms = int(header.get("lastJoinedMs", {"N": "0"})["N"])
+        if "closedAt" not in header and now_ms - last_joined_ms < self._quiet_ms and now_ms - opened_ms < self._max_ms:
+            self._send_flush(digest_id, last_joined_ms + self._quiet_ms - now_ms)
+            return None
+        return self.close(digest_id, now_ms)
 
     def close(self, digest_id: str, now_ms: int) -> ClosedDigest:
         """Closes the digest (no alert joins it afterwards) and reads its members."""
@@ -169,15 +189,10 @@ class DigestStore:
     def _open(self, group: Group, current: tuple[str, int] | None, opened_ms: int, now_ms: int) -> str | None:
         """Opens the group's next digest; None if another notifier opened one first."""
         digest_id = f"{group.id}:{opened_ms}"
-        due_s = math.ceil((opened_ms + self._window_ms - now_ms) / 1000) + FLUSH_SETTLE_SECONDS
         try:
             # The flush is sent first: a notifier that stops between the two leaves a flush without
             # members (a no-op), never members without a flush.
-            self._sqs.send_message(
-                QueueUrl=self._queue_url,
-                MessageBody=flush_message(digest_id),
-                DelaySeconds=max(0, min(due_s, MAX_DELAY_SECONDS)),
-            )
+            self._send_flush(digest_id, self._quiet_ms)
             condition = "attribute_not_exists(pk)"
             values: dict[str, Any] = {}
             if current is not None:
@@ -202,6 +217,17 @@ class DigestStore:
             raise StoreUnavailable(f"alert digest open: {type(exc).__name__}") from exc
         return digest_id
 
+    def _send_flush(self, digest_id: str, due_in_ms: int) -> None:
+        delay_s = math.ceil(max(0, due_in_ms) / 1000) + FLUSH_SETTLE_SECONDS
+        try:
+            self._sqs.send_message(
+                QueueUrl=self._queue_url,
+                MessageBody=flush_message(digest_id),
+                DelaySeconds=min(delay_s, MAX_DELAY_SECONDS),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreUnavailable(f"alert digest flush: {type(exc).__name__}") from exc
+
     def _join(self, digest_id: str, member_id: str, body: str, queued_at_ms: int, now_ms: int) -> bool:
         """True once the alert is a member (now or before); False if the digest is closed."""
         pk = f"DIGEST#{digest_id}"
@@ -210,10 +236,12 @@ class DigestStore:
             self._ddb.transact_write_items(
                 TransactItems=[
                     {
-                        "ConditionCheck": {
+                        "Update": {  # the burst goes on: the flush waits for a quiet time after this
                             "TableName": self._table,
                             "Key": _key(pk, _HEADER_SK),
+                            "UpdateExpression": "SET lastJoinedMs = :now, expiresAt = :exp",
                             "ConditionExpression": "attribute_not_exists(closedAt)",
+                            "ExpressionAttributeValues": {":now": {"N": str(now_ms)}, ":exp": _expires(now_ms)},
                         }
                     },
                     {

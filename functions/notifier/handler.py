@@ -71,8 +71,13 @@ def _digests() -> DigestStore:
         client("sqs", settings),
         settings.digest_table,
         settings.alert_queue_url,
-        settings.digest_window_seconds,
+        settings.digest_quiet_seconds,
+        settings.digest_max_seconds,
     )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _queued_at_ms(record: dict[str, Any]) -> int | None:
@@ -124,13 +129,15 @@ def _post(url: str, alerts: list[Alert]) -> bool:
 
 
 def _flush(url: str, digest_id: str, now_ms: int) -> bool:
-    """Closes a due digest and posts its summary; True once nothing is left to post."""
+    """A due flush: closes a quiet digest and posts its summary; True once nothing is left to do now."""
     digests = _digests()
     try:
-        closed = digests.close(digest_id, now_ms)
+        closed = digests.close_if_quiet(digest_id, now_ms)
     except StoreUnavailable as exc:
         logger.warning("digest not read; its flush is left on the queue", extra={"reason": str(exc)})
         return False
+    if closed is None:
+        return True  # the burst goes on: the flush was sent again for later
     if closed.already_posted or not closed.members:
         return True  # a redelivered flush, or one that lost the race to open its digest
     alerts = [parse_alert(m.body, m.queued_at_ms) for m in closed.members]
@@ -149,7 +156,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
     parsed = [(record, parse_alert(record["body"], _queued_at_ms(record))) for record in records]
     metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=len(parsed))
-    now_ms = int(time.time() * 1000)
+    now_ms = _now_ms()
     failed = _join_digests([(r, a) for r, a in parsed if a.kind == "event_failed"], now_ms)
     flushes = [(r, a) for r, a in parsed if a.kind == DIGEST_DUE]
     immediate = [(r, a) for r, a in parsed if a.kind not in {"event_failed", DIGEST_DUE}]

@@ -93,7 +93,8 @@ class SlackNotifier(Construct):
                 EnvVar.RUNBOOK_BASE_URL: config.runbook_base_url,
                 EnvVar.DIGEST_TABLE: self.digests.table_name,
                 EnvVar.ALERT_QUEUE_URL: self.buffer.queue_url,
-                EnvVar.ALERT_DIGEST_SECONDS: str(config.alert_digest_seconds),
+                EnvVar.ALERT_DIGEST_QUIET_SECONDS: str(config.alert_digest_quiet_seconds),
+                EnvVar.ALERT_DIGEST_MAX_SECONDS: str(config.alert_digest_max_seconds),
             },
         )
         self.webhook_secret.grant_read(self.handler.role)

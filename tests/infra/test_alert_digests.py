@@ -41,7 +41,9 @@ def test_the_notifier_gets_its_digest_table_queue_and_window(template: Template)
     assert variables["DIGEST_TABLE"] == {"Ref": table_id}
     # Flush messages go to the queue the notifier reads, so they come back to it when due.
     assert variables["ALERT_QUEUE_URL"] == {"Ref": buffer_id}
-    assert variables["ALERT_DIGEST_SECONDS"] == str(stack_config(PRODUCTION).alert_digest_seconds)
+    config = stack_config(PRODUCTION)
+    assert variables["ALERT_DIGEST_QUIET_SECONDS"] == str(config.alert_digest_quiet_seconds)
+    assert variables["ALERT_DIGEST_MAX_SECONDS"] == str(config.alert_digest_max_seconds)
     assert {"AttributeName": "pk", "KeyType": "HASH"} in table["KeySchema"]
     assert {"AttributeName": "sk", "KeyType": "RANGE"} in table["KeySchema"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
@@ -57,9 +59,17 @@ def test_the_notifier_gets_its_digest_table_queue_and_window(template: Template)
     assert "sqs:SendMessage" in on_buffer
 
 
-def test_the_digest_window_is_read_from_cdk_json_and_fits_an_sqs_delay() -> None:
+def test_the_digest_times_are_read_from_cdk_json_and_fit_the_queue() -> None:
     context = stack_config(PRODUCTION).model_dump(by_alias=True)
+    window = context["notifierBatchWindowSeconds"]
 
-    assert SpillwayConfig.model_validate(context | {"alertDigestSeconds": 45}).alert_digest_seconds == 45
-    with pytest.raises(ValidationError):  # SQS delays a message by at most 900 s, settle time included
-        SpillwayConfig.model_validate(context | {"alertDigestSeconds": 900})
+    changed = SpillwayConfig.model_validate(context | {"alertDigestQuietSeconds": 90, "alertDigestMaxSeconds": 300})
+    assert (changed.alert_digest_quiet_seconds, changed.alert_digest_max_seconds) == (90, 300)
+    for wrong in (
+        {"alertDigestQuietSeconds": 900},  # SQS delays a message by at most 900 s, settle time included
+        # AWS hands a burst's alerts over up to a batching window apart: a shorter quiet time splits it.
+        {"alertDigestQuietSeconds": window - 1},
+        {"alertDigestQuietSeconds": window + 30, "alertDigestMaxSeconds": window},
+    ):
+        with pytest.raises(ValidationError):
+            SpillwayConfig.model_validate(context | wrong)

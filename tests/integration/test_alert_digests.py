@@ -1,11 +1,11 @@
-"""Alert digests through the real notifier handler, moto and a local Slack stand-in: a burst handed over
-in batches of 10 (as the emulator does), with redeliveries, is one summary that counts every failed
-event once; late alerts and other groups get their own summary, and none is lost or posted twice."""
+"""Alert digests through the real notifier handler, moto and a local Slack stand-in, on a clock the test
+plays: a burst handed over in batches of 10 (as the emulator does), with redeliveries and pauses shorter
+than the quiet time, is one summary that counts every failed event once; other groups, later bursts and
+alerts that come after their digest closed get their own, and nothing is lost or posted twice."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 import notifier.handler
-from tests.support.digests import WINDOW_S, DigestWorld, alert_record
+from tests.support.digests import MAX_S, QUIET_S, DigestWorld, alert_record
 from tests.support.lambda_events import FakeContext
 from tests.support.slack import SlackStandIn
 from tests.unit.test_notifier import FAILED
@@ -34,8 +34,9 @@ class World(DigestWorld):
     def invoke(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(notifier.handler.lambda_handler({"Records": records}, FakeContext()))
 
-    def deliver(self, alerts: list[dict[str, Any]], queued_at_ms: int, batch: int = 10) -> None:
-        records = [alert_record(a, queued_at_ms + n, f"m-{queued_at_ms}-{n}") for n, a in enumerate(alerts)]
+    def deliver(self, alerts: list[dict[str, Any]], batch: int = 10) -> None:
+        """The alerts, queued now, handed over in batches."""
+        records = [alert_record(a, self.now_ms, f"m-{self.now_ms}-{n}") for n, a in enumerate(alerts)]
         for start in range(0, len(records), batch):
             assert self.invoke(records[start : start + batch]) == {"batchItemFailures": []}
 
@@ -66,22 +67,26 @@ def counted(messages: list[dict[str, Any]]) -> int:
     return total
 
 
-def test_a_burst_in_batches_of_ten_with_redeliveries_is_one_summary_counting_each_event_once(world: World) -> None:
-    now = int(time.time() * 1000)
+def test_a_burst_in_batches_with_pauses_and_redeliveries_is_one_summary_counting_each_event_once(
+    world: World,
+) -> None:
     alerts = [failed_alert(n) for n in range(BURST)]
     with SlackStandIn() as slack:
         world.set_slack(slack.url)
-        world.deliver(alerts, now)
-        world.deliver(alerts[:10], now)  # SQS delivers at least once: a batch comes again
-        world.deliver(alerts[10:15], now + 500)  # and the sweeper re-publishes alerts it was unsure of
-        assert slack.messages == []  # nothing is posted before the window has passed
-
+        world.deliver(alerts[:30])
+        world.deliver(alerts[:10])  # SQS delivers at least once: a batch comes again
+        world.advance(QUIET_S - 10)  # a pause shorter than the quiet time: the same burst
+        world.deliver(alerts[30:])
+        world.deliver(alerts[10:15])  # the sweeper re-publishes alerts it was unsure of
+        world.advance(15)  # the first flush is due: the burst went on, so it waits again
+        assert world.flush() == {"batchItemFailures": []}
+        assert slack.messages == []
+        world.advance(QUIET_S)
         assert world.flush() == {"batchItemFailures": []}
         [summary] = slack.wait_for_messages(1, timeout_s=5)
 
-    # One flush, asked for when the window after the first alert has passed (plus the settle time).
-    [delay] = world.delays
-    assert WINDOW_S <= delay <= WINDOW_S + 10
+    # Each flush asked for the quiet time after the last join (plus a settle time).
+    assert all(0 < delay <= QUIET_S + 10 for delay in world.delays) and len(world.delays) == 2
     text = json.dumps(summary)
     assert summary["blocks"][0]["text"]["text"] == f"Spillway: {BURST} alerts in one burst"
     assert f"{BURST} x EMAIL_SENT event FAILED" in text
@@ -89,32 +94,51 @@ def test_a_burst_in_batches_of_ten_with_redeliveries_is_one_summary_counting_eac
     assert all(len(b["text"]["text"]) <= 3000 for b in summary["blocks"] if "text" in b)
 
 
-def test_groups_get_their_own_summary_and_a_late_alert_the_next_one(world: World) -> None:
-    now = int(time.time() * 1000)
+def test_groups_and_later_bursts_get_their_own_summary_and_no_alert_is_lost(world: World) -> None:
     with SlackStandIn() as slack:
         world.set_slack(slack.url)
-        world.deliver([failed_alert(n) for n in range(12)], now)
-        world.deliver([failed_alert(n, workspace="43") for n in range(3)], now)
-        world.deliver([failed_alert(n, event_type="LEAD_REPLIED") for n in range(4)], now)
-        assert world.flush() == {"batchItemFailures": []}
+        world.deliver([failed_alert(n) for n in range(12)])
+        world.deliver([failed_alert(n, workspace="43") for n in range(3)])
+        world.deliver([failed_alert(n, event_type="LEAD_REPLIED") for n in range(4)])
+        world.advance(QUIET_S + 1)
+        due = world.due_flushes()
+        assert world.invoke(due) == {"batchItemFailures": []}
         first = slack.wait_for_messages(3, timeout_s=5)
-        # Queued inside the first digest's window but handed over after it closed: it is not lost,
-        # it opens the next digest of its group.
-        world.deliver([failed_alert(100)], now + 1000)
-        # Queued after the window: a digest of its own too.
-        world.deliver([failed_alert(200, workspace="43")], now + WINDOW_S * 1000 + 1)
+        # Handed over after its group's digest closed (the sweeper re-published it, say): not lost,
+        # it opens the group's next digest.
+        world.deliver([failed_alert(100)])
+        world.advance(QUIET_S * 2)  # a later burst of another group
+        world.deliver([failed_alert(200, workspace="43"), failed_alert(201, workspace="43")])
+        world.advance(QUIET_S + 1)
         assert world.flush() == {"batchItemFailures": []}
         everything = slack.wait_for_messages(5, timeout_s=5)
 
+    assert len(due) == 3
     assert sorted(counted([m]) for m in first) == [3, 4, 12]
-    assert counted(everything) == 12 + 3 + 4 + 1 + 1  # every failed event counted exactly once
+    assert len(everything) == 5
+    assert counted(everything) == 12 + 3 + 4 + 1 + 2  # every failed event counted exactly once
     texts = [json.dumps(m) for m in everything[3:]]
-    assert any("880100" in t for t in texts) and any("880200" in t for t in texts)
+    assert any("880100" in t for t in texts) and any("880200" in t and "880201" in t for t in texts)
+
+
+def test_failures_that_never_pause_are_still_summarised_when_the_digest_is_at_its_age(world: World) -> None:
+    with SlackStandIn() as slack:
+        world.set_slack(slack.url)
+        n = 0
+        while not slack.messages:
+            world.deliver([failed_alert(n)])
+            n += 1
+            world.advance(QUIET_S - 1)
+            assert world.flush() == {"batchItemFailures": []}
+            assert n <= MAX_S // (QUIET_S - 1) + 2, "no summary after the digest's maximum age"
+        [summary] = slack.wait_for_messages(1, timeout_s=5)
+
+    assert counted([summary]) == n
 
 
 def test_while_slack_is_unconfigured_alerts_are_kept_and_the_summary_waits_then_posts_once(world: World) -> None:
-    now = int(time.time() * 1000)
-    world.deliver([failed_alert(n) for n in range(20)], now)  # joined, whatever Slack's state
+    world.deliver([failed_alert(n) for n in range(20)])  # joined, whatever Slack's state
+    world.advance(QUIET_S + 1)
     flushes = world.due_flushes()
 
     assert world.invoke(flushes) == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in flushes]}
@@ -129,8 +153,8 @@ def test_while_slack_is_unconfigured_alerts_are_kept_and_the_summary_waits_then_
 
 
 def test_a_slack_that_refuses_keeps_the_flush_and_the_digest(world: World) -> None:
-    now = int(time.time() * 1000)
-    world.deliver([failed_alert(n) for n in range(3)], now)
+    world.deliver([failed_alert(n) for n in range(3)])
+    world.advance(QUIET_S + 1)
     flushes = world.due_flushes()
     with SlackStandIn(answer_status=500) as refusing:
         world.set_slack(refusing.url)

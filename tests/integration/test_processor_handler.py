@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import shlex
-import time
 from typing import Any
 
 import ingest.handler
@@ -219,7 +218,7 @@ def test_failed_event_reaches_slack_as_one_message(aws: Aws, email_sent: dict[st
     import boto3
 
     import notifier.handler
-    from tests.support.digests import DigestWorld, alert_record
+    from tests.support.digests import QUIET_S, DigestWorld, alert_record
     from tests.support.slack import SlackStandIn
 
     key = ingest_event(email_sent)
@@ -232,8 +231,9 @@ def test_failed_event_reaches_slack_as_one_message(aws: Aws, email_sent: dict[st
         secret_arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString=slack.url)["ARN"]
         monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", secret_arn)
         notifier.handler._secrets.cache_clear()
-        record = alert_record(alert, int(time.time() * 1000), "m-1")
+        record = alert_record(alert, digests.now_ms, "m-1")
         joined = notifier.handler.lambda_handler({"Records": [record]}, FakeContext())
+        digests.advance(QUIET_S + 10)  # no other failure: the digest is due
         result = notifier.handler.lambda_handler({"Records": digests.due_flushes()}, FakeContext())
         [message] = slack.wait_for_messages(1, timeout_s=5)
 

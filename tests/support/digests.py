@@ -1,9 +1,11 @@
-"""The notifier's digest table and queue in moto, and a clock the test plays: flush messages are sent
-without their delay (the delay each asked for is recorded), so a test delivers them when it chooses."""
+"""The notifier's digest table and queue in moto, and a clock the test plays: the notifier's time is
+``now_ms`` (moved by ``advance``), and flush messages are sent without their delay (the delay each asked
+for is recorded), so a test delivers them when it chooses."""
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +13,8 @@ import boto3
 import pytest
 
 DIGEST_TABLE_NAME = "spillway-alert-digests"
-WINDOW_S = 60
+QUIET_S = 60
+MAX_S = 600
 
 
 def create_digest_table(dynamodb: Any) -> None:
@@ -32,6 +35,7 @@ class DigestWorld:
 
     monkeypatch: pytest.MonkeyPatch
     delays: list[int] = field(default_factory=list)  # what each flush asked for
+    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
     def __post_init__(self) -> None:
         import notifier.handler
@@ -41,9 +45,14 @@ class DigestWorld:
         create_digest_table(boto3.client("dynamodb"))
         self.monkeypatch.setenv("DIGEST_TABLE", DIGEST_TABLE_NAME)
         self.monkeypatch.setenv("ALERT_QUEUE_URL", self.queue_url)
-        self.monkeypatch.setenv("ALERT_DIGEST_SECONDS", str(WINDOW_S))
+        self.monkeypatch.setenv("ALERT_DIGEST_QUIET_SECONDS", str(QUIET_S))
+        self.monkeypatch.setenv("ALERT_DIGEST_MAX_SECONDS", str(MAX_S))
         boto3._get_default_session().events.register("before-parameter-build.sqs.SendMessage", self._no_delay)
+        self.monkeypatch.setattr(notifier.handler, "_now_ms", lambda: self.now_ms)
         notifier.handler._digests.cache_clear()
+
+    def advance(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)
 
     def _no_delay(self, params: dict[str, Any], **_: Any) -> None:
         self.delays.append(int(params.get("DelaySeconds", 0)))

@@ -59,14 +59,16 @@ class Group:
         return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
 
+def group_of_key(key: str | None) -> Group | None:
+    """The group a dedupe key ``<provider>:<instance>:<workspace>:<TYPE>:<occurrence>`` names, decoded."""
+    parts = key.split(":", 4) if key and is_valid_key(key) else []
+    return Group(*(unquote(part) for part in parts[:4])) if len(parts) == 5 else None
+
+
 def group_of(alert: dict[str, Any]) -> Group:
-    """The group of a failed-event alert (its JSON): from its dedupe key
-    ``<provider>:<instance>:<workspace>:<TYPE>:<occurrence>``, else from its fields."""
-    key = str(alert.get("dedupe_key"))
-    parts = key.split(":", 4) if is_valid_key(key) else []
-    if len(parts) == 5:
-        return Group(unquote(parts[0]), unquote(parts[1]), unquote(parts[2]), unquote(parts[3]))
-    return Group(str(alert.get("provider")), "", "", str(alert.get("event_type")))
+    """The group of a failed-event alert (its JSON): from its dedupe key, else from its fields."""
+    group = group_of_key(str(alert.get("dedupe_key")))
+    return group or Group(str(alert.get("provider")), "", "", str(alert.get("event_type")))
 
 
 def is_digest_id(value: object) -> bool:

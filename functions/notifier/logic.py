@@ -17,9 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from notifier.digests import DIGEST_DUE, is_digest_id
+from notifier.digests import DIGEST_DUE, group_of_key, is_digest_id
 from spillway_core.alerts import inspect_command, replay_command
 from spillway_core.keys import is_valid_key
 
@@ -143,19 +143,13 @@ def see_all_command(failed: list[Alert]) -> str:
     parts = ["spillway", "events", "--status", "FAILED"]
     for event_type in sorted({a.event_type for a in failed if a.event_type}):
         parts += ["--type", event_type]
-    workspaces = {_workspace(a.dedupe_key) for a in failed}
+    workspaces = {group.workspace if (group := group_of_key(a.dedupe_key)) else None for a in failed}
     if len(workspaces) == 1 and (workspace := workspaces.pop()):
         parts += ["--workspace", workspace]
     times = [a.queued_at_ms for a in failed if a.queued_at_ms]
     if times:
         parts += ["--since", _iso(min(times) - SEE_ALL_LOOKBACK_MS), "--until", _iso(max(times) + 1000)]
     return shlex.join(parts)
-
-
-def _workspace(dedupe_key: str | None) -> str | None:
-    """The workspace of a ``<provider>:<instance>:<workspace>:<TYPE>:<occurrence>`` key, decoded."""
-    parts = dedupe_key.split(":", 4) if dedupe_key else []
-    return unquote(parts[2]) if len(parts) == 5 and parts[2] else None
 
 
 def runbook_link(runbook_base_url: str, anchor: str) -> str:

@@ -62,8 +62,8 @@ class SlackNotifier(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=self.dlq),
         )
         alerts.topic.add_subscription(subscriptions.SqsSubscription(self.buffer, raw_message_delivery=True))
-        # Transient: a digest lives a burst long (15 days with its TTL, for a DLQ redrive), so it is
-        # deleted with the stack; functions/notifier/digests.py documents the items.
+        # A digest lives a burst long (15 days with its TTL, for a DLQ redrive), but until it is posted it
+        # holds alerts no one has seen: kept like the other tables. functions/notifier/digests.py documents it.
         self.digests = dynamodb.Table(
             self,
             "Digests",
@@ -75,7 +75,8 @@ class SlackNotifier(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute="expiresAt",
-            removal_policy=RemovalPolicy.DESTROY,
+            deletion_protection=config.deletion_protection,
+            removal_policy=RemovalPolicy.RETAIN,
         )
         self.handler = SpillwayFunction(
             self,

@@ -13,6 +13,7 @@ from infra.config import SpillwayConfig
 from spillway_cli.target import stack_config
 from tests.infra.conftest import PRODUCTION
 from tests.infra.test_stack import function_by_handler, resources, role_statements
+from tests.support.digests import create_digest_table
 
 NOTIFIER = "notifier.handler.lambda_handler"
 
@@ -49,6 +50,11 @@ def test_the_notifier_gets_its_digest_table_queue_and_window(template: Template)
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert table["SSESpecification"]["SSEEnabled"] is True
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    # The tests' moto table is this one.
+    created: dict[str, Any] = {}
+    create_digest_table(type("Recorder", (), {"create_table": lambda _, **kw: created.update(kw)})())
+    assert created["KeySchema"] == table["KeySchema"]
+    assert sorted(created["AttributeDefinitions"], key=str) == sorted(table["AttributeDefinitions"], key=str)
 
     statements = role_statements(template, notifier)
     on_table = set().union(*(_actions(s) for s in statements if table_id in _resource_refs(s)))

@@ -9,12 +9,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 import notifier.handler
-from tests.support.digests import MAX_S, QUIET_S, DigestWorld, alert_record
+from tests.support.digests import MAX_S, QUIET_S, DigestWorld, alert_record, notifier_aws
 from tests.support.lambda_events import FakeContext
 from tests.support.slack import SlackStandIn
 from tests.unit.test_notifier import FAILED
@@ -28,9 +26,6 @@ def failed_alert(n: int, workspace: str = "42", event_type: str = "EMAIL_SENT") 
 
 
 class World(DigestWorld):
-    def set_slack(self, url: str) -> None:
-        boto3.client("secretsmanager").put_secret_value(SecretId=self.secret_arn, SecretString=url)
-
     def invoke(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(notifier.handler.lambda_handler({"Records": records}, FakeContext()))
 
@@ -46,16 +41,8 @@ class World(DigestWorld):
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    with mock_aws():
-        arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString="not-configured")["ARN"]
-        monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
-        monkeypatch.setattr(notifier.handler, "SECRET_MAX_AGE_SECONDS", 0)
-        notifier.handler._secrets.cache_clear()
-        world = World(monkeypatch)
-        world.secret_arn = arn  # type: ignore[attr-defined]
+    with notifier_aws(monkeypatch, World) as world:
         yield world
-        world.close()
-        notifier.handler._secrets.cache_clear()
 
 
 def counted(messages: list[dict[str, Any]]) -> int:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
+from moto import mock_aws
 
 DIGEST_TABLE_NAME = "spillway-alert-digests"
 QUIET_S = 60
@@ -34,6 +37,7 @@ class DigestWorld:
     """Call inside ``mock_aws``: the table, the notifier's queue and its environment."""
 
     monkeypatch: pytest.MonkeyPatch
+    secret_arn: str = ""  # the Slack webhook secret, when notifier_aws made one
     delays: list[int] = field(default_factory=list)  # what each flush asked for
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
@@ -50,6 +54,9 @@ class DigestWorld:
         boto3._get_default_session().events.register("before-parameter-build.sqs.SendMessage", self._no_delay)
         self.monkeypatch.setattr(notifier.handler, "_now_ms", lambda: self.now_ms)
         notifier.handler._digests.cache_clear()
+
+    def set_slack(self, url: str) -> None:
+        boto3.client("secretsmanager").put_secret_value(SecretId=self.secret_arn, SecretString=url)
 
     def advance(self, seconds: float) -> None:
         self.now_ms += int(seconds * 1000)
@@ -73,6 +80,28 @@ class DigestWorld:
 
         boto3._get_default_session().events.unregister("before-parameter-build.sqs.SendMessage", self._no_delay)
         notifier.handler._digests.cache_clear()
+
+
+W = TypeVar("W", bound=DigestWorld)
+
+
+@contextmanager
+def notifier_aws(monkeypatch: pytest.MonkeyPatch, world_type: type[W]) -> Iterator[W]:
+    """moto with the notifier's Slack secret (the deploy's placeholder; ``set_slack`` changes it) and its digests."""
+    import notifier.handler
+
+    with mock_aws():
+        arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString="not-configured")["ARN"]
+        monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+        # A warm container reads the secret again after its max age; 0 here plays "later".
+        monkeypatch.setattr(notifier.handler, "SECRET_MAX_AGE_SECONDS", 0)
+        notifier.handler._secrets.cache_clear()
+        world = world_type(monkeypatch, secret_arn=arn)
+        try:
+            yield world
+        finally:
+            world.close()
+            notifier.handler._secrets.cache_clear()
 
 
 def alert_record(alert: dict[str, Any], queued_at_ms: int, message_id: str) -> dict[str, Any]:

@@ -96,7 +96,8 @@ class DigestStore:
 
     Items: ``GROUP#<group>``/``CURRENT`` points at the group's latest digest; ``DIGEST#<id>``/``#HEADER``
     holds when an alert last joined, when the digest closed and when its summary was posted;
-    ``DIGEST#<id>``/``EVENT#<hash>`` is one member (the alert as published). AWS errors become ``StoreUnavailable``: the alert stays queued and is tried again.
+    ``DIGEST#<id>``/``EVENT#<hash>`` is one member (the alert as published). AWS errors become
+    ``StoreUnavailable``: the alert stays queued and is tried again.
     """
 
     def __init__(self, dynamodb: Any, sqs: Any, table: str, queue_url: str, quiet_s: int, max_s: int) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra.lambda_asset import host_architecture, host_python_version
 from spillway_core.lanes import Lane
@@ -106,6 +106,11 @@ class SpillwayConfig(BaseModel):
 
     # Alerts and alarms
     notifier_batch_window_seconds: int = Field(60, alias="notifierBatchWindowSeconds")
+    # A group's failed events (provider, instance, workspace, type) become one Slack summary, posted once
+    # they pause this long (an SQS delay: at most 900 s, less the flush's settle time), or once the
+    # digest is alertDigestMaxSeconds old.
+    alert_digest_quiet_seconds: int = Field(60, alias="alertDigestQuietSeconds", ge=1, le=840)
+    alert_digest_max_seconds: int = Field(600, alias="alertDigestMaxSeconds", ge=1)
     iterator_age_alarm_seconds: int = Field(300, alias="iteratorAgeAlarmSeconds")
     interactive_iterator_age_alarm_seconds: int = Field(60, alias="interactiveIteratorAgeAlarmSeconds")
     sweeper_woken_alarm_threshold: int = Field(10, alias="sweeperWokenAlarmThreshold")
@@ -119,6 +124,16 @@ class SpillwayConfig(BaseModel):
         if days not in LOG_RETENTION_DAYS:
             raise ValueError(f"logRetentionDays must be one of {LOG_RETENTION_DAYS}")
         return days
+
+    @model_validator(mode="after")
+    def _a_burst_is_one_digest(self) -> SpillwayConfig:
+        # On AWS the queue hands a burst's alerts to the notifier up to a batching window apart: a
+        # shorter quiet time would close a burst's digest between two of its batches.
+        if self.alert_digest_quiet_seconds < self.notifier_batch_window_seconds:
+            raise ValueError("alertDigestQuietSeconds must be at least notifierBatchWindowSeconds")
+        if self.alert_digest_max_seconds < self.alert_digest_quiet_seconds:
+            raise ValueError("alertDigestMaxSeconds must be at least alertDigestQuietSeconds")
+        return self
 
     @classmethod
     def from_context(cls, context: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> SpillwayConfig:
@@ -174,6 +189,10 @@ class EnvVar:
     ALERT_RETRY_SECONDS = "ALERT_RETRY_SECONDS"
     SLACK_WEBHOOK_SECRET_ARN = "SLACK_WEBHOOK_SECRET_ARN"
     RUNBOOK_BASE_URL = "RUNBOOK_BASE_URL"
+    DIGEST_TABLE = "DIGEST_TABLE"
+    ALERT_QUEUE_URL = "ALERT_QUEUE_URL"
+    ALERT_DIGEST_QUIET_SECONDS = "ALERT_DIGEST_QUIET_SECONDS"
+    ALERT_DIGEST_MAX_SECONDS = "ALERT_DIGEST_MAX_SECONDS"
 
 
 # Handlers inside the shared asset.

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from notifier.digests import DIGEST_DUE, group_of_key, is_digest_id
 from spillway_core.alerts import inspect_command, replay_command
 from spillway_core.keys import is_valid_key
 
@@ -42,12 +43,13 @@ RUNBOOK_PAGE = "operations.md"
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # event_failed | alarm | unknown
+    kind: str  # event_failed | alarm | digest_due (a flush of a digest) | unknown
     title: str
     fields: dict[str, str]
     dedupe_key: str | None = None  # only a key that passed validation
     event_type: str | None = None
     queued_at_ms: int | None = None  # when the alert reached the notifier's queue (its SentTimestamp)
+    digest_id: str | None = None  # a flush: the digest to summarise
 
 
 def slack_text(text: str, limit: int) -> str:
@@ -102,6 +104,8 @@ def _parse(body: str) -> Alert:
             dedupe_key=valid_key,
             event_type=str(message.get("event_type")),
         )
+    if isinstance(message, dict) and message.get("kind") == DIGEST_DUE and is_digest_id(message.get("digest")):
+        return Alert(kind=DIGEST_DUE, title="Digest due", fields={}, digest_id=str(message["digest"]))
     if isinstance(message, dict) and "AlarmName" in message:
         return Alert(
             kind="alarm",
@@ -133,11 +137,15 @@ def _iso(epoch_ms: int) -> str:
 
 
 def see_all_command(failed: list[Alert]) -> str:
-    """The `spillway events` command that lists this alert's FAILED events: their types, failed within
-    the window the alerts were queued in (a few minutes back, for alerts the sweeper re-published)."""
+    """The `spillway events` command that lists this alert's FAILED events: their types (and their
+    workspace, when they share one, as a digest's do), failed within the window the alerts were queued
+    in (a few minutes back, for alerts the sweeper re-published)."""
     parts = ["spillway", "events", "--status", "FAILED"]
     for event_type in sorted({a.event_type for a in failed if a.event_type}):
         parts += ["--type", event_type]
+    workspaces = {group.workspace if (group := group_of_key(a.dedupe_key)) else None for a in failed}
+    if len(workspaces) == 1 and (workspace := workspaces.pop()):
+        parts += ["--workspace", workspace]
     times = [a.queued_at_ms for a in failed if a.queued_at_ms]
     if times:
         parts += ["--since", _iso(min(times) - SEE_ALL_LOOKBACK_MS), "--until", _iso(max(times) + 1000)]

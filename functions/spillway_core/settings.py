@@ -62,3 +62,9 @@ class NotifierSettings(AwsClientSettings):
     slack_webhook_secret_arn: str = Field(alias="SLACK_WEBHOOK_SECRET_ARN", min_length=1)
     # Where docs/ is published (e.g. https://github.com/<org>/spillway/blob/main/docs): alerts link the runbook.
     runbook_base_url: str = Field(alias="RUNBOOK_BASE_URL", default="")
+    # Alert digests (notifier/digests.py): the table, the notifier's own queue (for flush messages), how
+    # long a group's failures must pause before its summary is posted, and at most how long it waits.
+    digest_table: str = Field(alias="DIGEST_TABLE", min_length=1)
+    alert_queue_url: str = Field(alias="ALERT_QUEUE_URL", min_length=1)
+    digest_quiet_seconds: int = Field(alias="ALERT_DIGEST_QUIET_SECONDS", default=60, ge=1, le=840)
+    digest_max_seconds: int = Field(alias="ALERT_DIGEST_MAX_SECONDS", default=600, ge=1)

@@ -1,8 +1,13 @@
-"""Slack notifications: alerts topic -> buffer queue (collects a burst) -> notifier -> Slack."""
+"""Slack notifications: alerts topic -> buffer queue (collects a burst) -> notifier -> Slack.
+
+The notifier gathers a burst's failed events into digests (a small table) and flushes each with a
+delayed message on its own buffer queue: one summary per burst, whatever batches the queue hands it.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, SecretValue
+from aws_cdk import Duration, RemovalPolicy, SecretValue
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -57,6 +62,22 @@ class SlackNotifier(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=self.dlq),
         )
         alerts.topic.add_subscription(subscriptions.SqsSubscription(self.buffer, raw_message_delivery=True))
+        # A digest lives a burst long (15 days with its TTL, for a DLQ redrive), but until it is posted it
+        # holds alerts no one has seen: kept like the other tables. functions/notifier/digests.py documents it.
+        self.digests = dynamodb.Table(
+            self,
+            "Digests",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiresAt",
+            deletion_protection=config.deletion_protection,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.handler = SpillwayFunction(
             self,
             "Notifier",
@@ -71,9 +92,15 @@ class SlackNotifier(Construct):
             environment={
                 EnvVar.SLACK_WEBHOOK_SECRET_ARN: self.webhook_secret.secret_arn,
                 EnvVar.RUNBOOK_BASE_URL: config.runbook_base_url,
+                EnvVar.DIGEST_TABLE: self.digests.table_name,
+                EnvVar.ALERT_QUEUE_URL: self.buffer.queue_url,
+                EnvVar.ALERT_DIGEST_QUIET_SECONDS: str(config.alert_digest_quiet_seconds),
+                EnvVar.ALERT_DIGEST_MAX_SECONDS: str(config.alert_digest_max_seconds),
             },
         )
         self.webhook_secret.grant_read(self.handler.role)
+        self.digests.grant_read_write_data(self.handler.role)
+        self.buffer.grant_send_messages(self.handler.role)  # the digests' delayed flush messages
         self.handler.function.add_event_source(
             sources.SqsEventSource(
                 self.buffer,

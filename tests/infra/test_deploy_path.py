@@ -105,7 +105,7 @@ def test_production_tables_refuse_deletion_are_retained_and_recoverable(aws_stac
     production_tables = tables(aws_stack.template_dict)
 
     assert aws_stack.stack_name == "Spillway-production"
-    assert len(production_tables) == 2
+    assert len(production_tables) == 3  # events, domain, alert digests
     for table in production_tables.values():
         assert table["Properties"]["DeletionProtectionEnabled"] is True
         assert table["DeletionPolicy"] == "Retain"

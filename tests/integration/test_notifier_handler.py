@@ -1,5 +1,6 @@
 """The notifier against Secrets Manager (moto) and a local Slack stand-in: nothing is acknowledged
-until Slack took it, and the webhook URL never reaches a log line."""
+until Slack took it, and the webhook URL never reaches a log line. Alarms are posted at once, so they
+show it directly; failed events go through digests (tests/integration/test_alert_digests.py)."""
 
 from __future__ import annotations
 
@@ -7,38 +8,24 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 import notifier.handler
 from tests.support.capture import function_output
+from tests.support.digests import DigestWorld, notifier_aws
 from tests.support.lambda_events import FakeContext
 from tests.support.slack import SlackStandIn
-from tests.unit.test_notifier import FAILED
+from tests.unit.test_notifier import ALARM
 
-RECORDS = [{"messageId": f"m-{n}", "body": json.dumps(FAILED)} for n in range(3)]
+RECORDS = [{"messageId": f"m-{n}", "body": json.dumps(ALARM)} for n in range(3)]
 ALL_FAILED = {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in RECORDS]}
 
 
-class Secret:
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    def set(self, value: str) -> None:
-        boto3.client("secretsmanager").put_secret_value(SecretId=self.arn, SecretString=value)
-
-
 @pytest.fixture
-def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[Secret]:
-    with mock_aws():
-        arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString="not-configured")["ARN"]
-        monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
-        # A warm container reads the secret again after its max age; 0 here plays "later".
-        monkeypatch.setattr(notifier.handler, "SECRET_MAX_AGE_SECONDS", 0)
-        notifier.handler._secrets.cache_clear()
-        yield Secret(arn)
-        notifier.handler._secrets.cache_clear()
+def secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[DigestWorld]:
+    """The notifier's Slack secret (``set_slack``), in moto with the rest the notifier's settings name."""
+    with notifier_aws(monkeypatch, DigestWorld) as world:
+        yield world
 
 
 def invoke(output: list[str] | None = None) -> dict[str, Any]:
@@ -49,12 +36,12 @@ def invoke(output: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def test_alerts_wait_while_unconfigured_and_are_delivered_once_configured(secret: Secret) -> None:
+def test_alerts_wait_while_unconfigured_and_are_delivered_once_configured(secret: DigestWorld) -> None:
     with SlackStandIn() as slack:
         assert invoke() == ALL_FAILED  # the placeholder: nothing acknowledged, nothing posted
         assert slack.messages == []
 
-        secret.set(slack.url)  # the operator sets the URL; the same warm container picks it up
+        secret.set_slack(slack.url)  # the operator sets the URL; the same warm container picks it up
         assert invoke() == {"batchItemFailures": []}
         [message] = slack.wait_for_messages(1, timeout_s=5)
 
@@ -62,10 +49,12 @@ def test_alerts_wait_while_unconfigured_and_are_delivered_once_configured(secret
 
 
 @pytest.mark.parametrize("status", [400, 404, 500])
-def test_a_slack_that_refuses_leaves_the_alerts_queued_and_the_url_out_of_logs(secret: Secret, status: int) -> None:
+def test_a_slack_that_refuses_leaves_the_alerts_queued_and_the_url_out_of_logs(
+    secret: DigestWorld, status: int
+) -> None:
     output: list[str] = []
     with SlackStandIn(answer_status=status) as slack:
-        secret.set(slack.url)
+        secret.set_slack(slack.url)
         assert invoke(output) == ALL_FAILED
 
     assert "Slack did not take the alerts" in output[0]
@@ -82,9 +71,9 @@ def test_a_slack_that_refuses_leaves_the_alerts_queued_and_the_url_out_of_logs(s
     ],
 )
 def test_a_secret_that_is_not_a_slack_url_leaves_alerts_queued_and_is_never_logged(
-    secret: Secret, bad_url: str
+    secret: DigestWorld, bad_url: str
 ) -> None:
-    secret.set(bad_url)
+    secret.set_slack(bad_url)
     output: list[str] = []
 
     assert invoke(output) == ALL_FAILED
@@ -93,11 +82,11 @@ def test_a_secret_that_is_not_a_slack_url_leaves_alerts_queued_and_is_never_logg
 
 
 def test_an_unreachable_slack_leaves_alerts_queued_without_the_url(
-    secret: Secret,
+    secret: DigestWorld,
 ) -> None:
     with SlackStandIn() as slack:
         url = slack.url
-    secret.set(url)  # the stand-in is gone: connection refused
+    secret.set_slack(url)  # the stand-in is gone: connection refused
     output: list[str] = []
 
     assert invoke(output) == ALL_FAILED

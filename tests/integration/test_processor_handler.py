@@ -213,26 +213,32 @@ def test_an_alert_that_cannot_be_published_stays_owed(aws: Aws, email_sent: dict
 
 
 def test_failed_event_reaches_slack_as_one_message(aws: Aws, email_sent: dict[str, Any], monkeypatch: Any) -> None:
-    """Processor -> SNS -> (queue) -> notifier -> a local Slack stand-in, with the URL from Secrets Manager."""
+    """Processor -> SNS -> (queue) -> notifier (its digest, then the flush) -> a local Slack stand-in,
+    with the URL from Secrets Manager."""
     import boto3
 
     import notifier.handler
+    from tests.support.digests import QUIET_S, DigestWorld, alert_record
     from tests.support.slack import SlackStandIn
 
     key = ingest_event(email_sent)
     aws.update_event(key, "SET attempts = maxAttempts")
     process(record_for(aws, key))
-    [alert_body] = [json.dumps(a) for a in aws.alerts()]
+    [alert] = aws.alerts()
+    digests = DigestWorld(monkeypatch)
 
     with SlackStandIn() as slack:
         secret_arn = boto3.client("secretsmanager").create_secret(Name="slack", SecretString=slack.url)["ARN"]
         monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", secret_arn)
         notifier.handler._secrets.cache_clear()
-        record = {"messageId": "m-1", "body": alert_body}
-        result = notifier.handler.lambda_handler({"Records": [record]}, FakeContext())
+        record = alert_record(alert, digests.now_ms, "m-1")
+        joined = notifier.handler.lambda_handler({"Records": [record]}, FakeContext())
+        digests.advance(QUIET_S + 10)  # no other failure: the digest is due
+        result = notifier.handler.lambda_handler({"Records": digests.due_flushes()}, FakeContext())
         [message] = slack.wait_for_messages(1, timeout_s=5)
 
-    assert result == {"batchItemFailures": []}
+    assert joined == result == {"batchItemFailures": []}
     assert key in json.dumps(message)
     assert "jane" not in json.dumps(message).lower()
     notifier.handler._secrets.cache_clear()
+    digests.close()

@@ -421,7 +421,10 @@ def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         f"CloudWatch Logs ${PRICES['cloudwatch_logs_ingest_per_gb']}/GB ingested).",
         "Write and read units are metered from the items the code writes (bench/ddb_meter.py), per webhook: "
         "ingest + processing. Lambda time: CPU + one round trip per DynamoDB call (assumed, see cost.json); "
-        "logs: bytes the handlers print, measured in-process, plus Lambda's platform lines.",
+        "logs: bytes the handlers print, measured in-process, plus Lambda's platform lines. "
+        "Steady: the lead and the campaign exist (for opens, an earlier open too); first contact: a new lead "
+        "(the first EMAIL_SENT is also its campaign's first event). Mix: USD per million requests received, "
+        "duplicates included; the sweeper's fixed per-run cost is not in it.",
         "",
         "| scenario | body | WRU before | WRU after | RRU before | RRU after | USD/M before | USD/M after |",
         "|---|---|---|---|---|---|---|---|",
@@ -435,15 +438,18 @@ def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
     mix_row = after["cost"][next(k for k in after["cost"] if k.startswith("mix"))]
     lines += ["", "Mix, by part (USD per million webhooks, after):", "", "| part | USD/M |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in mix_row["usd_per_million"].items()]
-    lines += ["", "Retry (one retryable failure) and the sweeper's wake, write units:", "",
-              "| event | failed attempt | wake write | second attempt |", "|---|---|---|---|"]  # fmt: skip
+    lines += ["", "A retry, the sweeper's wake, the second attempt: write units (before -> after)",
+              "", "| event | failed attempt | wake write | second attempt |", "|---|---|---|---|"]  # fmt: skip
     for event_type, r in after["retry_and_wake"].items():
+        o = (before or {}).get("retry_and_wake", {}).get(event_type, r)
         lines.append(
-            f"| {event_type} | {r['failed_attempt']['wru']} | {r['wake_wru']} | {r['second_attempt']['wru']} |"
+            f"| {event_type} | {o['failed_attempt']['wru']} -> {r['failed_attempt']['wru']} "
+            f"| {o['wake_wru']} -> {r['wake_wru']} | {o['second_attempt']['wru']} -> {r['second_attempt']['wru']} |"
         )
     lines += ["", "Duplicate request (the failed conditional put), write units per type: "
               + ", ".join(f"{t} {r['duplicate']['wru']}" for t, r in after["per_type"].items()) + "."]  # fmt: skip
-    lines += ["", f"Comparison: {after['comparison_per_million_usd']}.", ""]
+    comparison = ", ".join(f"{k} ${v}" for k, v in after["comparison_per_million_usd"].items())
+    lines += ["", f"For comparison, per million: {comparison}.", ""]
     return "\n".join(lines)
 
 

@@ -448,6 +448,16 @@ def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         )
     lines += ["", "Duplicate request (the failed conditional put), write units per type: "
               + ", ".join(f"{t} {r['duplicate']['wru']}" for t, r in after["per_type"].items()) + "."]  # fmt: skip
+
+    def moto(row: dict[str, Any]) -> float:
+        return float(row["ingest"]["moto_consumed_capacity"] + row["processing"]["moto_consumed_capacity"])
+
+    crosscheck = ", ".join(
+        f"{t} {r['steady']['wru'] + r['steady']['rru']} vs {moto(r['steady'])}" for t, r in after["per_type"].items()
+    )
+    lines += ["", "Cross-check with the backend's ConsumedCapacity (moto answers a fixed figure per call, whatever "
+              "the size, so it confirms the calls, not the units): steady, ingest + processing, model WRU + RRU "
+              f"vs moto: {crosscheck}."]  # fmt: skip
     comparison = ", ".join(f"{k} ${v}" for k, v in after["comparison_per_million_usd"].items())
     lines += ["", f"For comparison, per million: {comparison}.", ""]
     return "\n".join(lines)

@@ -106,13 +106,12 @@ def report(results: dict[str, Any]) -> str:
         "## Cost model per million webhooks",
         "",
         "Calls per processed event by type: " + ", ".join(f"{t} {v['total']}" for t, v in k["calls_per_processed_event"].items()) + ".",
-        f"Write units per event {k['write_units_per_event']}, read units {k['read_units_per_event']} "
-        f"(event item {k['event_item_bytes_max']} B, median domain item {k['domain_item_bytes_median']} B). Prices: {k['prices']['as_of']}.",
+        f"Write and read units metered from the items written, real-sized payloads. Prices: {k['prices_as_of']}. "
+        "Full table, before and after, in [cost.md](cost.md).",
         "",
-        "| part | USD per million |",
-        "|---|---|",
-        *[f"| {name} | {usd} |" for name, usd in k["cost_per_million_usd"].items()],
-        f"| **total** | **{k['cost_per_million_total_usd']}** |",
+        "| scenario | WRU | RRU | USD per million |",
+        "|---|---|---|---|",
+        *[f"| {name} | {row['wru']} | {row['rru']} | {row['usd_per_million']} |" for name, row in k["cost"].items()],
         "",
         "![burst](burst_latency.png)",
     ]  # fmt: skip
@@ -141,7 +140,7 @@ def main() -> None:
     print("warm cost...", flush=True)
     results["warm_cost"] = warm_cost.measure(requests=300 if quick else 1000, rounds=5)
     print("calls and cost...", flush=True)
-    results["calls_and_cost"] = calls_and_cost.measure()
+    results["calls_and_cost"] = calls_and_cost.summary(calls_and_cost.write())  # also cost.json and cost.md
     print("bursts on the emulator...", flush=True)
     results |= burst.run(
         events=args.events or (500 if quick else 5000),

@@ -86,7 +86,14 @@ class LaneProcessor(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[events.table.table_arn]))
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                # BatchGetItem: the effect's snapshot read (domain_store.read_snapshot).
+                actions=[
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:ConditionCheckItem",
+                ],
                 resources=[domain.table.table_arn],
             )
         )

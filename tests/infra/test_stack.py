@@ -128,6 +128,23 @@ def test_ingest_may_only_put_into_the_events_table(template: Template) -> None:
     assert ingest["Environment"]["Variables"]["MAX_BODY_BYTES"] == "262144"
 
 
+def test_every_processor_may_read_its_snapshot_and_write_its_effect_in_the_domain_table(template: Template) -> None:
+    processors = [
+        f["Properties"]
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "processor.handler.lambda_handler"
+    ]
+    assert processors
+    for processor in processors:
+        [domain] = [
+            s
+            for s in role_statements(template, processor)
+            if str(s.get("Resource", "")).count("DomainTable") and "dynamodb:PutItem" in s["Action"]
+        ]
+        # The snapshot is one BatchGetItem; the effect a transaction of puts and updates, or one put.
+        assert {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(domain["Action"])
+
+
 def test_http_api_route_throttling_and_access_logs(template: Template) -> None:
     template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
     template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "POST /webhooks/{provider}"})

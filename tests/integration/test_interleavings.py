@@ -118,7 +118,7 @@ def test_two_workers_on_one_event_with_the_lease_expiring_in_between(dynamodb: A
     # The race it is named for was run: w2 claimed before the stalled w1 wrote its effect, and the
     # other way round.
     assert any(steps_in_order(t, "w2:update_item", "w1:transact_write_items") for t in traces)
-    assert any(steps_in_order(t, "w1:transact_write_items", "w2:transact_get_items") for t in traces)
+    assert any(steps_in_order(t, "w1:transact_write_items", "w2:batch_get_item") for t in traces)
 
 
 def test_two_events_of_one_lead(dynamodb: Any) -> None:
@@ -132,7 +132,7 @@ def test_two_events_of_one_lead(dynamodb: Any) -> None:
 
     traces = explore_all(dynamodb, "two events of one lead", scenario)
     # Both read the lead before either wrote: one write is refused and folds again.
-    assert any(t.count("w-replied:transact_get_items") + t.count("w-opened:transact_get_items") > 2 for t in traces)
+    assert any(t.count("w-replied:batch_get_item") + t.count("w-opened:batch_get_item") > 2 for t in traces)
 
 
 def test_two_opens_of_one_message_without_a_lead(dynamodb: Any) -> None:

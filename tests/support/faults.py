@@ -72,7 +72,7 @@ class FaultyClient:
             return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            if name == "transact_write_items" and self._targets_persistent(kwargs):
+            if name in {"transact_write_items", "put_item"} and self._targets_persistent(kwargs):
                 raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, name)
             kind = self._plan.next()
             if kind == "error_before":
@@ -89,7 +89,9 @@ class FaultyClient:
         return call
 
     def _targets_persistent(self, kwargs: dict[str, Any]) -> bool:
-        first = kwargs.get("TransactItems", [{}])[0].get("Put", {}).get("Item", {}).get("pk", {}).get("S", "")
+        # The effect's write: a transaction led by the marker, or the marker's own put when it is all.
+        put = kwargs.get("TransactItems", [{}])[0].get("Put", {}) if "TransactItems" in kwargs else kwargs
+        first = put.get("Item", {}).get("pk", {}).get("S", "")
         return any(first == effect_marker_pk(key) for key in self._plan.persistent_for)
 
 

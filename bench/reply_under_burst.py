@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -103,7 +104,40 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
-def one_run(target: Target, token: str, events: int, replies: int, workspace: int, label: str) -> dict[str, Any]:
+def first_handoffs(handoff_log: Path) -> dict[str, float]:
+    """When the emulator's stream reader first handed each item's record to a processor (epoch s)."""
+    handed: dict[str, float] = {}
+    if handoff_log.exists():
+        for line in handoff_log.read_text().splitlines():
+            batch = json.loads(line)
+            for keys in batch["keys"]:
+                handed.setdefault(keys["pk"]["S"], batch["handed"])
+    return handed
+
+
+def reply_stages(report: Any, started: float, items: list[dict[str, Any]], handed: dict[str, float]) -> dict[str, Any]:
+    """Where each reply's time went: the POST itself (ingest answered), the wait from the item's write
+    until a stream reader handed its record to the interactive processor, and the processing (from
+    the hand-over to SUCCEEDED, with its 250 ms domain writes)."""
+    answered = {json.loads(r.answer)["id"]: (started + r.started_s, started + r.started_s + r.latency_ms / 1000)
+                for r in report.results if r.status == 200}  # fmt: skip
+    stages: dict[str, list[float]] = {"post_answered": [], "written_to_handed": [], "handed_to_succeeded": []}
+    for item in items:
+        key = item["pk"]["S"]
+        if item["lane"]["S"] != "interactive" or key not in handed:
+            continue
+        posted, done = answered[key]
+        written, completed = int(item["receivedAt"]["N"]) / 1000, int(item["completedAt"]["N"]) / 1000
+        stages["post_answered"].append(done - posted)
+        stages["written_to_handed"].append(handed[key] - written)
+        stages["handed_to_succeeded"].append(completed - handed[key])
+    return {name: {"p50": round(percentile(v, 50), 2), "max": round(max(v), 2)} if v else None
+            for name, v in stages.items()}  # fmt: skip
+
+
+def one_run(
+    target: Target, token: str, events: int, replies: int, workspace: int, label: str, handoff_log: Path
+) -> dict[str, Any]:
     types = plan(events, replies, workspace)
     planned = plan_typed(types, leads=max(1, events // 8), workspace=workspace)
     url = target.webhook_url("emailbison")
@@ -145,6 +179,7 @@ def one_run(target: Target, token: str, events: int, replies: int, workspace: in
             "max": round(max(reply_latency_s), 2),
             "all": [round(v, 2) for v in reply_latency_s],
         },
+        "reply_stages_s": reply_stages(report, started, items, first_handoffs(handoff_log)),
         "bulk_drain_s": round(bulk_done_s, 1),
         "bulk_events_per_s": round(len(by_lane["bulk"]) / bulk_done_s, 2),
         "sweeper_wakes": sum(int(i.get("wakes", {"N": "0"})["N"]) for i in items),
@@ -169,6 +204,8 @@ def run(events: int, grace_s: int, latency_ms: float = LATENCY_MS) -> dict[str, 
     results: dict[str, Any] = {"events": events, "replies": REPLIES, "injected_domain_write_latency_ms": latency_ms,
                                "pending_grace_s": grace_s, "caps": {lane.value: config.lane(lane).concurrency
                                                                     for lane in Lane}}  # fmt: skip
+    handoff_log = outdir / "handoffs.jsonl"
+    os.environ["STREAM_HANDOFF_LOG"] = str(handoff_log)  # read by the emulator's stream readers
     with Emulator(log_path=outdir / "emulator.log") as emulator:
         target = Target(stack_name=assembly.stack_name, endpoint_url=emulator.endpoint_url)
         token = new_token()
@@ -180,14 +217,21 @@ def run(events: int, grace_s: int, latency_ms: float = LATENCY_MS) -> dict[str, 
                 lambda_client.update_function_configuration(
                     FunctionName=function, Environment={"Variables": env | {"AWS_ENDPOINT_URL_DYNAMODB": proxy.url}}
                 )
-            one_run(target, token, 40, 4, workspace=31, label="warm-up")
+            one_run(target, token, 40, 4, workspace=31, label="warm-up", handoff_log=handoff_log)
+            slowed_before = proxy.slowed
             print("lanes...", flush=True)
-            results["lanes"] = one_run(target, token, events, REPLIES, workspace=32, label="two lanes")
+            results["lanes"] = one_run(
+                target, token, events, REPLIES, workspace=32, label="two lanes", handoff_log=handoff_log
+            )
+            results["lanes"]["domain_writes_slowed"] = proxy.slowed - slowed_before
+            slowed_before = proxy.slowed
             results["watermarks_after_lanes_run"] = watermarks(target)
             merge_lanes(target)
             print("lanes merged (baseline)...", flush=True)
-            results["merged"] = one_run(target, token, events, REPLIES, workspace=33, label="lanes merged")
-            results["domain_writes_slowed"] = proxy.slowed
+            results["merged"] = one_run(
+                target, token, events, REPLIES, workspace=33, label="lanes merged", handoff_log=handoff_log
+            )
+            results["merged"]["domain_writes_slowed"] = proxy.slowed - slowed_before
     batch = config.lane(Lane.BULK).batch_size
     # The emulator runs one batch at a time: per event the slowed domain write, nothing else counted.
     bound = batch / (batch * latency_ms / 1000)

@@ -191,7 +191,22 @@ def _one_batch(scoped_key: Any, slot: int, esm: dict[str, Any]) -> bool:
 _original_emit = ddb._emit_stream_event
 
 
+# ministack's internals this module builds on (pinned in emulator/requirements.txt): an upgrade that
+# renames one fails here, at start, rather than leaving the mappings unpolled.
+_NEEDED = {
+    lambda_svc: ("_poll_dynamodb_streams", "_esms", "_execute_function", "_apply_filter_criteria",
+                 "_get_func_record_for_qualifier", "_send_ddb_stream_failure_record", "_ESM_BACKOFF_SECONDS",
+                 "_dynamodb_stream_positions", "_dynamodb_stream_positions_lock", "_request_account_id",
+                 "_request_region", "REGION", "logger"),
+    ddb: ("_emit_stream_event", "_tables", "stream_start_position", "stream_end_position", "stream_records_since"),
+}  # fmt: skip
+
+
 def main() -> None:
+    missing = [f"{module.__name__}.{name}" for module, names in _NEEDED.items() for name in names
+               if not hasattr(module, name)]  # fmt: skip
+    if missing:
+        raise SystemExit(f"this ministack lacks {missing}: emulator/stream_pollers.py needs updating")
     ddb._emit_stream_event = _emit_counting
     lambda_svc._poll_dynamodb_streams = _supervise
     from ministack.app import main as ministack_main

@@ -301,11 +301,16 @@ def report(results: dict[str, Any]) -> str:
         f"against a {lanes['bulk_drain_s']} s drain; merged: p95 {merged['reply_latency_s']['p95']} s.",
         "",
         "The emulator polls each lane's mapping on its own, with up to its ParallelizationFactor (= the lane's "
-        "cap) batches at once, and enforces each function's reserved concurrency (emulator/stream_pollers.py; "
-        "ministack alone polls all mappings from one thread, one batch at a time). Bounds at this latency, one "
+        "cap) batches at once, fills a batch with records that pass the filter, and enforces each function's "
+        "reserved concurrency (emulator/stream_pollers.py; ministack alone polls all mappings from one thread, "
+        "one batch at a time, and filters a batch after reading it). The AWS settings are unchanged. "
+        "Bounds at this latency, one "
         f"slowed write per send: {results['aws_bound_events_per_s']} events/s; measured domain writes per "
         f"event: {lanes['domain_writes_per_event']} (lanes), {merged['domain_writes_per_event']} (merged). "
         "Not emulated: the bulk lane's 1 s batching window (a batch is handed over as soon as it is read).",
+        "",
+        "Sweeper wakes count every wake (a PENDING event, an expired lease, a retry backoff): the column does "
+        "not tell which rule woke an event.",
         "",
         "Where a reply's time went (p50 / max, seconds): the POST until ingest answered; the item's write "
         "until a stream reader handed its record to a processor; the hand-over until `SUCCEEDED`.",

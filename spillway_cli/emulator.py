@@ -13,6 +13,11 @@ from types import TracebackType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_BIN = REPO_ROOT / ".venv-emulator" / "bin" / "ministack"
+EMULATOR_PYTHON = REPO_ROOT / ".venv-emulator" / "bin" / "python"
+# ministack, with each DynamoDB-stream mapping polled on its own, up to its ParallelizationFactor
+# batches at once, as Lambda does (ministack alone polls every mapping from one thread, one batch at
+# a time, so one lane waits for the other's batch). See the module's docstring.
+STREAM_POLLERS = REPO_ROOT / "emulator" / "stream_pollers.py"
 
 
 def free_port() -> int:
@@ -41,7 +46,9 @@ class Emulator:
             "LOG_LEVEL": "WARNING",
         }
         log = self.log_path.open("wb")
-        self._process = subprocess.Popen([str(EMULATOR_BIN)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self._process = subprocess.Popen(
+            [str(EMULATOR_PYTHON), str(STREAM_POLLERS)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -94,11 +94,32 @@ def events_of_run(target: Target, keys: set[str]) -> list[dict[str, Any]]:
     items = []
     for page in ddb.get_paginator("scan").paginate(
         TableName=target.events_table,
-        ProjectionExpression="pk, lane, #s, receivedAt, completedAt, wakes",
+        ProjectionExpression="pk, lane, #s, receivedAt, completedAt, wakes, attempts, errorClass",
         ExpressionAttributeNames={"#s": "status"},
     ):
         items += [i for i in page["Items"] if i["pk"]["S"] in keys]
     return items
+
+
+def wakes_by_cause(items: list[dict[str, Any]]) -> dict[str, int]:
+    """Which rule woke the events, read from what each one went through. An event claimed once and never
+    failed was woken while PENDING (amplification, or a lost record repaired); one claimed more than once
+    or with an error was woken after a failed attempt (retry backoff) or a lost lease (its processor died
+    or timed out)."""
+    causes = {"pending": 0, "retry_or_lost_lease": 0}
+    for item in items:
+        wakes = int(item.get("wakes", {"N": "0"})["N"])
+        failed_before = int(item.get("attempts", {"N": "0"})["N"]) > 1 or "errorClass" in item
+        causes["retry_or_lost_lease" if failed_before else "pending"] += wakes
+    return causes
+
+
+def _wake_causes(run: dict[str, Any]) -> str:
+    causes = run.get("sweeper_wakes_by_cause", {})
+    return (
+        f"{run['label']}: {causes.get('pending', 'n/a')} while PENDING (amplification or a lost record), "
+        f"{causes.get('retry_or_lost_lease', 'n/a')} after a failed attempt or a lost lease"
+    )
 
 
 def percentile(values: list[float], q: int) -> float:
@@ -186,6 +207,7 @@ def one_run(
         "bulk_drain_s": round(bulk_done_s, 1),
         "bulk_events_per_s": round(len(by_lane["bulk"]) / bulk_done_s, 2),
         "sweeper_wakes": sum(int(i.get("wakes", {"N": "0"})["N"]) for i in items),
+        "sweeper_wakes_by_cause": wakes_by_cause(items),
         "reply_completions_s": [round(v, 2) for v in completions],
         "timeline": timeline,
     }
@@ -309,8 +331,9 @@ def report(results: dict[str, Any]) -> str:
         f"event: {lanes['domain_writes_per_event']} (lanes), {merged['domain_writes_per_event']} (merged). "
         "Not emulated: the bulk lane's 1 s batching window (a batch is handed over as soon as it is read).",
         "",
-        "Sweeper wakes count every wake (a PENDING event, an expired lease, a retry backoff): the column does "
-        "not tell which rule woke an event.",
+        "Sweeper wakes count every wake. By cause, read from each event's attempts and error: "
+        + "; ".join(_wake_causes(r) for r in (lanes, merged))
+        + ".",
         "",
         "Where a reply's time went (p50 / max, seconds): the POST until ingest answered; the item's write "
         "until a stream reader handed its record to a processor; the hand-over until `SUCCEEDED`.",
@@ -332,20 +355,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000, help="EMAIL_SENT events in the backlog")
     parser.add_argument("--grace", type=int, default=60, help="pendingGraceSeconds for this stack")
     parser.add_argument("--from-json", action="store_true", help="only redraw the plot and table from the JSON")
+    parser.add_argument(
+        "--name", default="reply_under_burst", help="results file name (a smaller run keeps the full one's files)"
+    )
     args = parser.parse_args()
-    print(write(args.events, args.grace, from_json=args.from_json))
+    print(write(args.events, args.grace, from_json=args.from_json, name=args.name))
 
 
-def write(events: int, grace_s: int, from_json: bool = False) -> str:
-    """Runs the benchmark (or reloads its JSON) and writes bench/results/reply_under_burst.*."""
+def write(events: int, grace_s: int, from_json: bool = False, name: str = "reply_under_burst") -> str:
+    """Runs the benchmark (or reloads its JSON) and writes bench/results/<name>.{json,md,png}."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     if from_json:
-        results = json.loads((RESULTS / "reply_under_burst.json").read_text())
+        results = json.loads((RESULTS / f"{name}.json").read_text())
     else:
         results = run(events, grace_s)
-        (RESULTS / "reply_under_burst.json").write_text(json.dumps(results, indent=2))
-    plot(results, RESULTS / "reply_under_burst.png")
-    (RESULTS / "reply_under_burst.md").write_text(report(results))
+        (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))
+    plot(results, RESULTS / f"{name}.png")
+    (RESULTS / f"{name}.md").write_text(report(results).replace("reply_under_burst.png", f"{name}.png"))
     return report(results)
 
 

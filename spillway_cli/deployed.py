@@ -21,6 +21,7 @@ class DeployedSettings:
     sweep_shards: int
     pending_grace_seconds: int
     retention_days: int
+    max_attempts: int | None = None  # what the stack gives a new event now (None: no function says)
 
 
 def function_environments(target: Target) -> dict[str, dict[str, str]]:
@@ -44,10 +45,12 @@ def _one_value(environments: dict[str, dict[str, str]], variable: str) -> int:
 
 def deployed_settings(target: Target) -> DeployedSettings:
     environments = function_environments(target)
+    attempts_set = any(EnvVar.MAX_ATTEMPTS in env for env in environments.values())
     return DeployedSettings(
         sweep_shards=_one_value(environments, EnvVar.SWEEP_SHARDS),
         pending_grace_seconds=_one_value(environments, EnvVar.PENDING_GRACE_SECONDS),
         retention_days=_one_value(environments, EnvVar.EVENT_RETENTION_DAYS),
+        max_attempts=_one_value(environments, EnvVar.MAX_ATTEMPTS) if attempts_set else None,
     )
 
 

@@ -131,6 +131,7 @@ def replay(
             now + settings.pending_grace_seconds * 1000,
             expires_at_s=expires_at_s,
             from_statuses=allowed,
+            max_attempts=settings.max_attempts,
         )
         if done:
             summary.replayed.append(key)

@@ -399,6 +399,7 @@ class EventStore:
         pending_due_at_ms: int,
         expires_at_s: int | None = None,
         from_statuses: tuple[EventStatus, ...] = (EventStatus.FAILED,),
+        max_attempts: int | None = None,
     ) -> bool:
         """FAILED (or, when asked, SUCCEEDED) -> PENDING with fresh attempts, after a fix.
 
@@ -427,6 +428,10 @@ class EventStore:
             names["#expires"] = A.EXPIRES_AT
             values[":expires"] = {"N": str(expires_at_s)}
             sets += ", #expires = :expires"
+        if max_attempts is not None:  # the attempts the stack gives an event now, not those it had at ingest
+            names["#max"] = A.MAX_ATTEMPTS
+            values[":max"] = {"N": str(max_attempts)}
+            sets += ", #max = :max"
         response = self._update(
             Key={A.PK: {"S": dedupe_key}},
             ConditionExpression=condition,

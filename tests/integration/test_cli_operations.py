@@ -31,6 +31,7 @@ from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_ta
 
 DEPLOYED_SHARDS = 5  # not cdk.json's 16: replay must use the stack's value
 DEPLOYED_RETENTION_DAYS = 3
+DEPLOYED_MAX_ATTEMPTS = 6  # a replayed event gets the stack's attempts now, not those it was ingested with
 PROCESSOR_DLQ = "processor-dlq"
 NOTIFIER_DLQ = "notifier-dlq"
 
@@ -93,6 +94,7 @@ class World:
                     **shared,
                     "SWEEP_SHARDS": str(DEPLOYED_SHARDS),
                     "EVENT_RETENTION_DAYS": str(DEPLOYED_RETENTION_DAYS),
+                    "MAX_ATTEMPTS": str(DEPLOYED_MAX_ATTEMPTS),
                 },
                 "sweeper": {**shared, "SWEEP_SHARDS": str(DEPLOYED_SHARDS)},
                 "processor": shared,
@@ -264,7 +266,9 @@ def test_succeeded_events_are_not_replayed_without_the_flag(world: World) -> Non
     assert world.cli("replay", "--status", "SUCCEEDED").exit_code == 2  # usage: needs the flag
 
 
-def test_replay_uses_the_deployed_shards_and_extends_the_ttl(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replay_uses_the_deployed_shards_and_attempts_and_extends_the_ttl(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     keys = _fail_burst(world, monkeypatch, 12)
     old_expiry = {k: int(world.item(k)["expiresAt"]["N"]) for k in keys}
     for key in keys:  # close to the end of its retention
@@ -288,6 +292,8 @@ def test_replay_uses_the_deployed_shards_and_extends_the_ttl(world: World, monke
     for key in keys:
         updated_s = int(world.item(key)["updatedAt"]["N"]) // 1000
         assert int(world.item(key)["expiresAt"]["N"]) == updated_s + DEPLOYED_RETENTION_DAYS * 86_400
+        assert world.item(key)["maxAttempts"] == {"N": str(DEPLOYED_MAX_ATTEMPTS)}
+        assert world.item(key)["attempts"] == {"N": "0"}
         assert old_expiry[key] > 1
 
 

@@ -17,6 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from infra import config as names
 from spillway_cli.deployed import DeployedSettings, deployed_settings
+from spillway_cli.status import target_store
 from spillway_cli.target import Target, TargetError
 from spillway_core.domain import FOLLOW_UP_SK, UnsupportedEvent, plan_effect
 from spillway_core.domain_store import DomainStore, to_python
@@ -28,10 +29,11 @@ from spillway_core.status import EventAttr as A
 from spillway_core.status import EventStatus
 
 REPLAYABLE = (EventStatus.FAILED, EventStatus.SUCCEEDED)
+REPLAY_MIN_REMAINING_MS = 86_400_000  # a replayed event's retention left: its retries, then inspection
 
 
 def event_store(target: Target) -> EventStore:
-    return EventStore(target.client("dynamodb"), target.events_table)
+    return target_store(target)
 
 
 def all_events(store: EventStore, flt: EventFilter, limit: int | None, page_size: int = 100) -> Iterator[EventSummary]:
@@ -98,8 +100,8 @@ def replay(
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> ReplaySummary:
     """Send events back through the processor: status -> PENDING in the shard the deployed sweeper
-    watches, with a fresh retention. A SUCCEEDED event (only when asked) changes nothing in the domain:
-    its effect marker makes the processor skip the effect."""
+    watches, within the retention the event got at ingest. A SUCCEEDED event (only when asked)
+    changes nothing in the domain: its effect marker makes the processor skip the effect."""
     settings = settings or deployed_settings(target)
     store = event_store(target)
     allowed = REPLAYABLE if include_succeeded else (EventStatus.FAILED,)
@@ -114,22 +116,22 @@ def replay(
             hint = " (add --include-succeeded)" if status == EventStatus.SUCCEEDED else ""
             summary.skipped[key] = f"{status}{hint}"
             continue
+        # The event record is written once and keeps the retention it got at ingest; a replay must
+        # finish, and stay inspectable, well within it.
+        expires_at_s = int(item[A.EXPIRES_AT]["N"]) if A.EXPIRES_AT in item else 0
+        if expires_at_s * 1000 < now_ms() + REPLAY_MIN_REMAINING_MS:
+            summary.skipped[key] = "expires within a day (retention is counted from ingest)"
+            continue
         if dry_run:
             summary.replayed.append(key)
             continue
         rate.wait()
         now = now_ms()
-        # A full retention from now, never shorter than what the event already had.
-        expires_at_s = max(
-            now // 1000 + settings.retention_days * 86_400,
-            int(item[A.EXPIRES_AT]["N"]) if A.EXPIRES_AT in item else 0,
-        )
         done = store.replay(
             key,
             now,
             sweep_shard(key, _lane(item), settings.sweep_shards),
             now + settings.pending_grace_seconds * 1000,
-            expires_at_s=expires_at_s,
             from_statuses=allowed,
             max_attempts=settings.max_attempts,
         )

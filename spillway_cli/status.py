@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from infra import config as names
+from spillway_cli.deployed import deployed_settings
 from spillway_cli.target import Target
 from spillway_core.event_store import EventFilter, EventStore
 from spillway_core.status import LIVE_STATUSES, EventStatus
@@ -40,8 +41,14 @@ class PipelineCounts:
         )
 
 
-def status_counts(target: Target) -> Counter[str]:
-    store = EventStore(target.client("dynamodb"), target.events_table)
+def target_store(target: Target) -> EventStore:
+    """The target's event store; its PENDING counts include events whose processing has not begun,
+    found in the deployed number of intake shards."""
+    return EventStore(target.client("dynamodb"), target.events_table, deployed_settings(target).sweep_shards)
+
+
+def status_counts(target: Target, store: EventStore | None = None) -> Counter[str]:
+    store = store or target_store(target)
     return Counter({status.value: store.count_status(EventFilter(status=status.value)) for status in EventStatus})
 
 
@@ -59,14 +66,15 @@ def duplicate_count(target: Target) -> int:
     return total
 
 
-def pipeline_counts(target: Target) -> PipelineCounts:
-    return PipelineCounts(by_status=status_counts(target), duplicates=duplicate_count(target))
+def pipeline_counts(target: Target, store: EventStore | None = None) -> PipelineCounts:
+    return PipelineCounts(by_status=status_counts(target, store), duplicates=duplicate_count(target))
 
 
 def wait_until_drained(target: Target, timeout_s: float = 1800, poll_s: float = 0.5) -> float:
     """Polls the events table until nothing is in flight; returns the monotonic time it happened."""
     started = time.monotonic()
-    while pipeline_counts(target).in_flight:
+    store = target_store(target)
+    while pipeline_counts(target, store).in_flight:
         if time.monotonic() - started > timeout_s:
             raise RuntimeError(f"the backlog did not drain in {timeout_s:.0f}s")
         time.sleep(poll_s)  # watching an external system's state, not synchronising our own code

@@ -13,7 +13,7 @@ from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, S
 from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
 from spillway_core.lanes import lane_of
-from spillway_core.lifecycle import sweep_shard
+from spillway_core.lifecycle import intake_shard
 from spillway_core.status import EventStatus
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def event_to_store(
             normalised_json=json.dumps({"provider": request.provider, "event_type": event_type}),
             max_attempts=0,
             expires_at_s=now_ms // 1000 + settings.ignored_retention_days * 86_400,
-            sweep_shard=None,
+            intake_shard=None,
             pending_due_at_ms=None,
             status=EventStatus.IGNORED,
             provider=request.provider,
@@ -213,7 +213,7 @@ def event_to_store(
         normalised_json=event.model_dump_json(exclude_none=True),
         max_attempts=settings.max_attempts,
         expires_at_s=now_ms // 1000 + settings.retention_days * 86_400,
-        sweep_shard=sweep_shard(key, lane, settings.sweep_shards),
+        intake_shard=intake_shard(key, lane, settings.sweep_shards),
         pending_due_at_ms=now_ms + settings.pending_grace_seconds * 1000,
         lane=lane,
         provider=request.provider,

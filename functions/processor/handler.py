@@ -17,6 +17,7 @@ from spillway_core.alerts import AlertPublisher
 from spillway_core.aws import client
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
+from spillway_core.lifecycle import dedupe_key_of
 from spillway_core.plain_settings import ProcessorSettings
 from spillway_core.status import EventAttr
 
@@ -56,11 +57,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if context.get_remaining_time_in_millis() < margin_ms:
             raise DeadlineReached
         pk = record.key("pk")
-        dedupe_key = "" if pk is None else str(pk)
-        logger.set_correlation_id(dedupe_key)
+        item_key = "" if pk is None else str(pk)  # an event record's, a lifecycle item's or a probe's
+        logger.set_correlation_id(dedupe_key_of(item_key) or item_key)
         probe_at = record.new_image(EventAttr.PROBE_AT)
         probe_at_ms = int(probe_at) if probe_at is not None else None
-        outcome = process_record(dedupe_key, probe_at_ms, context.aws_request_id, deps)
+        outcome = process_record(item_key, probe_at_ms, context.aws_request_id, deps, record.image())
         metrics.add_metric(name=f"Event_{outcome}", unit=MetricUnit.Count, value=1)
         logger.info(f"event {outcome}", extra={"outcome": outcome})
         return outcome

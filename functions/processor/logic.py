@@ -5,14 +5,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spillway_core.alerts import AlertPublisher, failure_alert, scrub
 from spillway_core.domain import UnsupportedEvent, plan_effect
 from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore
 from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
-from spillway_core.event_store import ClaimedEvent, EventStore, FailedEvent
+from spillway_core.event_store import ClaimedEvent, EventRecord, EventStore, FailedEvent
 from spillway_core.lanes import lane_of_probe
+from spillway_core.lifecycle import dedupe_key_of
 from spillway_core.stored_event import NormalisedEvent, ValidationError
 
 if TYPE_CHECKING:
@@ -58,25 +59,35 @@ def apply_effect(claimed: ClaimedEvent, deps: ProcessorDeps) -> bool:
     raise RetryableProcessingError("the lead kept changing under concurrent events")
 
 
-def process_record(key: str, probe_at_ms: int | None, owner: str, deps: ProcessorDeps) -> str:
-    """One stream record: an event to run, or the sweeper's lane probe (its time becomes the lane's
-    watermark: this lane has now read every record written before it)."""
+def process_record(
+    key: str, probe_at_ms: int | None, owner: str, deps: ProcessorDeps, image: dict[str, Any] | None = None
+) -> str:
+    """One stream record: a new event record (its image carries the event), an event's lifecycle item
+    put back to PENDING (woken or replayed: the event record is read), or the sweeper's lane probe
+    (its time becomes the lane's watermark: this lane has now read every record written before it)."""
     lane = lane_of_probe(key)
-    if lane is None:
-        return process_event(key, owner, deps)
-    if probe_at_ms is not None:
-        deps.events.advance_watermark(lane, probe_at_ms)
-    return "probe"
+    if lane is not None:
+        if probe_at_ms is not None:
+            deps.events.advance_watermark(lane, probe_at_ms)
+        return "probe"
+    event_key = dedupe_key_of(key)
+    if event_key is not None:
+        return process_event(event_key, owner, deps)
+    return process_event(key, owner, deps, EventRecord.from_item(image) if image else None)
 
 
-def process_event(dedupe_key: str, owner: str, deps: ProcessorDeps) -> str:
+def process_event(dedupe_key: str, owner: str, deps: ProcessorDeps, record: EventRecord | None = None) -> str:
     """Run one event to its next state. Returns the outcome for logs and metrics.
 
-    Store failures while recording the outcome propagate: the stream redelivers the record, and if
-    the event stays RUNNING the sweeper releases it when the lease expires.
+    ``record`` is the event record when the stream record carried it; otherwise it is read. Store
+    failures while recording the outcome propagate: the stream redelivers the record, and if the
+    event stays RUNNING the sweeper releases it when the lease expires.
     """
     settings = deps.settings
-    claimed = deps.events.claim(dedupe_key, owner, deps.clock_ms(), settings.lease_seconds * 1000)
+    record = record or deps.events.event_record(dedupe_key)
+    if record is None:
+        return "skipped"  # no live event record: IGNORED, or expired with its retention
+    claimed = deps.events.claim(record, owner, deps.clock_ms(), settings.lease_seconds * 1000)
     if claimed is None:
         return "skipped"  # already claimed, finished, or not yet due: someone else owns it
     if claimed.attempts > claimed.max_attempts:

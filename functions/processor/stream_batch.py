@@ -31,6 +31,11 @@ class StreamRecord:
         """Attribute ``name`` of the item as written, deserialised; None when absent."""
         return self._value("NewImage", name)
 
+    def image(self) -> dict[str, Any] | None:
+        """The item as written, as DynamoDB returns items (typed values); None when absent."""
+        image: dict[str, Any] | None = self._change.get("NewImage")
+        return image
+
     def _value(self, part: str, name: str) -> Any:
         value = (self._change.get(part) or {}).get(name)
         return None if value is None else _DESERIALIZER.deserialize(value)

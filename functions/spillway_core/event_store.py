@@ -1,9 +1,24 @@
-"""Data access for the events table. The only module that speaks DynamoDB for events."""
+"""Data access for the events table. The only module that speaks DynamoDB for events.
+
+An event is two items, so that no write after the ingest's pays for the payload:
+
+- the **event record**, at the dedupe key, written once by the ingest's single conditional put: the
+  metadata, the normalised event and the raw body. A live record carries ``intake`` = PENDING (its
+  INSERT is what the processor's stream filter passes) and an entry in an intake shard of the sweep
+  index; an IGNORED record carries ``status`` = IGNORED and nothing else to do. It is never updated:
+  DynamoDB bills an update by the larger of the item's images, so every claim, outcome, retry, wake
+  or replay of a 40 KB reply would pay for 40 KB.
+- the **lifecycle item**, at ``STATE#<dedupe key>`` (``spillway_core.lifecycle``), a few hundred
+  bytes whatever the payload: status, lease, attempts, due time, error and alert flags, and the small
+  metadata a listing shows. The processor's claim creates it; the sweeper creates it as PENDING for
+  an event whose stream record was lost.
+"""
 
 from __future__ import annotations
 
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,19 +26,28 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from spillway_core.errors import DuplicateEvent, EventTooLarge, StoreRejected, StoreUnavailable
 from spillway_core.lanes import Lane, probe_key, watermark_key
-from spillway_core.status import STATUS_INDEX, EventStatus
+from spillway_core.lifecycle import checkpoint_key, dedupe_key_of, intake_shards, lifecycle_key, lifecycle_shard_of
+from spillway_core.status import STATUS_INDEX, SWEEP_INDEX, EventStatus
 from spillway_core.status import EventAttr as A
 
 # DynamoDB items are limited to 400 KB. The raw body is kept verbatim when small, zlib-compressed
 # when that fits, and otherwise dropped with a flag (the normalised fields are always kept).
-RAW_INLINE_LIMIT = 1024  # small: every later update of the event (claim, outcome) is billed by item size
+RAW_INLINE_LIMIT = 1024  # small: compressing it would save less than it costs to read
 RAW_COMPRESSED_LIMIT = 300 * 1024
-# The item budget at ingest: DynamoDB's 400 KB item limit, less room for what the processor and the
-# sweeper add later (lease, error class and message, alert flags, wake count).
+# The event record's budget: DynamoDB's 400 KB item limit, less a margin for attribute overheads.
 ITEM_BUDGET_BYTES = 390 * 1024
 # Errors that retrying can never fix: the ingest answers 4xx and logs a bug signal. Everything else
 # (throttling, unavailability, a missing table or permission while a deploy settles) is a 503.
 PERMANENT_ERROR_CODES = frozenset({"ValidationException", "SerializationException"})
+# The event record's attributes the processor needs (what a stream image or a read gives it).
+_RECORD_ATTRIBUTES = (
+    A.PK, A.PROVIDER, A.EVENT_TYPE, A.RECEIVED_AT, A.NORMALISED, A.MAX_ATTEMPTS, A.EXPIRES_AT, A.LANE,
+    A.WORKSPACE, A.INTAKE, A.SWEEP_SHARD,
+)  # fmt: skip
+_BATCH_GET_LIMIT = 100
+# A lane's checkpoint item holds, per intake shard, the last entry checked: "<shard>/due", "<shard>/pk".
+_CHECKPOINT_DUE_SUFFIX = "/due"
+_CHECKPOINT_PK_SUFFIX = "/pk"
 
 
 @dataclass(frozen=True)
@@ -36,12 +60,46 @@ class NewEvent:
     received_at_ms: int
     max_attempts: int
     expires_at_s: int
-    # Live events carry both (they enter the sweep index); IGNORED records carry neither.
-    sweep_shard: str | None
+    # Live events carry both (their intake entry in the sweep index); IGNORED records carry neither.
+    intake_shard: str | None
     pending_due_at_ms: int | None
     status: EventStatus = EventStatus.PENDING
     workspace: str | None = None
     lane: str | None = None  # live events only: the lane whose stream filter passes its records
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A live event record: what the processor needs to claim and run it."""
+
+    dedupe_key: str
+    provider: str
+    event_type: str
+    received_at_ms: int
+    normalised_json: str
+    max_attempts: int
+    expires_at_s: int
+    lane: str
+    lifecycle_shard: str
+    workspace: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> EventRecord | None:
+        """From the record as stored (a read, or a stream record's new image); None unless live."""
+        if item.get(A.INTAKE, {}).get("S") != EventStatus.PENDING.value or A.SWEEP_SHARD not in item:
+            return None
+        return cls(
+            dedupe_key=item[A.PK]["S"],
+            provider=item[A.PROVIDER]["S"],
+            event_type=item[A.EVENT_TYPE]["S"],
+            received_at_ms=int(item[A.RECEIVED_AT]["N"]),
+            normalised_json=item[A.NORMALISED]["S"],
+            max_attempts=int(item[A.MAX_ATTEMPTS]["N"]),
+            expires_at_s=int(item[A.EXPIRES_AT]["N"]),
+            lane=item[A.LANE]["S"],
+            lifecycle_shard=lifecycle_shard_of(item[A.SWEEP_SHARD]["S"]),
+            workspace=item[A.WORKSPACE]["S"] if A.WORKSPACE in item else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -98,6 +156,23 @@ class DueEvent:
     due_at_ms: int
 
 
+@dataclass(frozen=True)
+class IntakeEntry:
+    """A live event record's entry in its intake shard."""
+
+    dedupe_key: str
+    due_at_ms: int
+
+
+@dataclass(frozen=True)
+class IntakeCheckpoint:
+    """How far the sweeper has checked an intake shard: every entry up to and including this
+    position (sweep-index order: due time, then key) has its lifecycle item."""
+
+    due_at_ms: int = 0
+    dedupe_key: str | None = None
+
+
 def _summary(item: dict[str, Any]) -> EventSummary:
     def text(attr: str) -> str | None:
         return str(item[attr]["S"]) if attr in item else None
@@ -105,8 +180,9 @@ def _summary(item: dict[str, Any]) -> EventSummary:
     def number(attr: str) -> int | None:
         return int(item[attr]["N"]) if attr in item else None
 
+    pk = item[A.PK]["S"]
     return EventSummary(
-        dedupe_key=item[A.PK]["S"],
+        dedupe_key=dedupe_key_of(pk) or pk,
         status=item[A.STATUS]["S"],
         provider=text(A.PROVIDER) or "",
         event_type=text(A.EVENT_TYPE) or "",
@@ -161,10 +237,70 @@ def decode_raw_body(item: dict[str, Any]) -> bytes | None:
     return None
 
 
+def event_view(dedupe_key: str, record: dict[str, Any] | None, lifecycle: dict[str, Any] | None) -> dict[str, Any]:
+    """An event as one item: its record with its lifecycle item's attributes over it (once that exists,
+    the record's intake entry says nothing more). An event whose processing has not begun shows as
+    PENDING."""
+    view = dict(record or {})
+    if lifecycle is not None:
+        for name in (A.INTAKE, A.SWEEP_SHARD, A.DUE_AT):
+            view.pop(name, None)
+    view.update({name: value for name, value in (lifecycle or {}).items() if name != A.PK})
+    view[A.PK] = {"S": dedupe_key}
+    if A.STATUS not in view and view.get(A.INTAKE, {}).get("S") == EventStatus.PENDING.value:
+        view[A.STATUS] = {"S": EventStatus.PENDING.value}
+    return view
+
+
+def _matches(summary: EventSummary, flt: EventFilter) -> bool:
+    """``flt`` applied to a summary (what the status index query does with its key and filter)."""
+    changed = summary.updated_at_ms
+    return (
+        (not flt.event_types or summary.event_type in flt.event_types)
+        and (flt.workspace is None or summary.workspace == flt.workspace)
+        and (flt.since_ms is None or changed >= flt.since_ms)
+        and (flt.until_ms is None or changed <= flt.until_ms)
+    )
+
+
+def _names(*attrs: str) -> dict[str, str]:
+    """Expression attribute names for ``attrs``: ``#<attr>`` stands for each (some are reserved words)."""
+    return {f"#{attr}": attr for attr in attrs}
+
+
+def _key(pk: str) -> dict[str, Any]:
+    return {A.PK: {"S": pk}}
+
+
 class EventStore:
-    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+    def __init__(self, dynamodb_client: Any, table_name: str, intake_shards: int | None = None) -> None:
+        """``intake_shards``: the deployment's shard count, for operators' PENDING listings and counts
+        (which include events whose processing has not begun); the functions do not need it."""
         self._ddb = dynamodb_client
         self._table = table_name
+        self._intake_shards = intake_shards
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One DynamoDB call on the events table; any AWS failure becomes StoreUnavailable."""
+        try:
+            response: dict[str, Any] = getattr(self._ddb, operation)(**kwargs)
+        except ClientError as exc:
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return response
+
+    def _conditional(self, operation: str, **kwargs: Any) -> bool:
+        """A conditional write; False when its condition failed, StoreUnavailable on any other error."""
+        try:
+            getattr(self._ddb, operation)(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(type(exc).__name__) from exc
+        return True
 
     def _update(self, **kwargs: Any) -> dict[str, Any] | None:
         """UpdateItem; None when its condition failed, StoreUnavailable on any other error."""
@@ -178,27 +314,37 @@ class EventStore:
             raise StoreUnavailable(type(exc).__name__) from exc
         return response
 
+    def _get(self, pk: str, consistent: bool = True, attrs: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        kwargs: dict[str, Any] = {"TableName": self._table, "Key": _key(pk), "ConsistentRead": consistent}
+        if attrs:
+            kwargs["ProjectionExpression"] = ", ".join(f"#{attr}" for attr in attrs)
+            kwargs["ExpressionAttributeNames"] = _names(*attrs)
+        item: dict[str, Any] | None = self._call("get_item", **kwargs).get("Item")
+        return item
+
     # --- ingest ---------------------------------------------------------------------------------
 
     def put_new(self, event: NewEvent) -> None:
-        """The ingest's single write: a conditional PutItem that fails on a known dedupe key."""
+        """The ingest's single write: a conditional PutItem of the event record that fails on a known
+        dedupe key. The record is never written again."""
         item: dict[str, Any] = {
             A.PK: {"S": event.dedupe_key},
             A.PROVIDER: {"S": event.provider},
             A.EVENT_TYPE: {"S": event.event_type},
-            A.STATUS: {"S": event.status.value},
             A.RECEIVED_AT: {"N": str(event.received_at_ms)},
-            A.UPDATED_AT: {"N": str(event.received_at_ms)},
-            A.RUN_AT: {"N": str(event.received_at_ms)},
-            A.ATTEMPTS: {"N": "0"},
             A.MAX_ATTEMPTS: {"N": str(event.max_attempts)},
             A.NORMALISED: {"S": event.normalised_json},
             A.EXPIRES_AT: {"N": str(event.expires_at_s)},
         }
+        if event.status == EventStatus.PENDING:
+            item[A.INTAKE] = {"S": EventStatus.PENDING.value}
+        else:  # terminal at once (IGNORED): listed by the status index, never processed
+            item[A.STATUS] = {"S": event.status.value}
+            item[A.UPDATED_AT] = {"N": str(event.received_at_ms)}
         if event.workspace:
             item[A.WORKSPACE] = {"S": event.workspace}
-        if event.sweep_shard is not None and event.pending_due_at_ms is not None:
-            item[A.SWEEP_SHARD] = {"S": event.sweep_shard}
+        if event.intake_shard is not None and event.pending_due_at_ms is not None:
+            item[A.SWEEP_SHARD] = {"S": event.intake_shard}
             item[A.DUE_AT] = {"N": str(event.pending_due_at_ms)}
         if event.lane is not None:
             item[A.LANE] = {"S": event.lane}
@@ -225,43 +371,66 @@ class EventStore:
 
     # --- processor ------------------------------------------------------------------------------
 
-    def claim(self, dedupe_key: str, owner: str, now_ms: int, lease_ms: int) -> ClaimedEvent | None:
-        """PENDING -> RUNNING under a lease; attempts are counted here. None if not claimable."""
+    def event_record(self, dedupe_key: str) -> EventRecord | None:
+        """The live event record (for a woken or replayed event, whose stream record is its lifecycle
+        item's); None when there is none (IGNORED, or expired)."""
+        item = self._get(dedupe_key, consistent=False, attrs=_RECORD_ATTRIBUTES)
+        if item is None:  # written moments ago and not yet on this replica: ask the leader
+            item = self._get(dedupe_key, consistent=True, attrs=_RECORD_ATTRIBUTES)
+        return EventRecord.from_item(item) if item else None
+
+    def claim(self, record: EventRecord, owner: str, now_ms: int, lease_ms: int) -> ClaimedEvent | None:
+        """PENDING (or not yet begun) -> RUNNING under a lease; attempts are counted here. None if not
+        claimable. The first claim creates the lifecycle item with the event's listing metadata."""
         lease_expires = now_ms + lease_ms
+        names = _names(
+            A.STATUS, A.LEASE_OWNER, A.LEASE_EXPIRES_AT, A.DUE_AT, A.SWEEP_SHARD, A.UPDATED_AT, A.ATTEMPTS,
+            A.MAX_ATTEMPTS, A.PROVIDER, A.EVENT_TYPE, A.RECEIVED_AT, A.LANE, A.EXPIRES_AT,
+        )  # fmt: skip
+        values: dict[str, Any] = {
+            ":pending": {"S": EventStatus.PENDING.value},
+            ":running": {"S": EventStatus.RUNNING.value},
+            ":owner": {"S": owner},
+            ":lease": {"N": str(lease_expires)},
+            ":shard": {"S": record.lifecycle_shard},
+            ":now": {"N": str(now_ms)},
+            ":one": {"N": "1"},
+            ":max": {"N": str(record.max_attempts)},
+            ":provider": {"S": record.provider},
+            ":type": {"S": record.event_type},
+            ":received": {"N": str(record.received_at_ms)},
+            ":lane": {"S": record.lane},
+            ":expires": {"N": str(record.expires_at_s)},
+        }
+        sets = (
+            f"#{A.STATUS} = :running, #{A.LEASE_OWNER} = :owner, #{A.LEASE_EXPIRES_AT} = :lease, "
+            f"#{A.DUE_AT} = :lease, #{A.SWEEP_SHARD} = :shard, #{A.UPDATED_AT} = :now, "
+            # A replay may have given the event a new limit and retention: those win over the record's.
+            f"#{A.MAX_ATTEMPTS} = if_not_exists(#{A.MAX_ATTEMPTS}, :max), "
+            f"#{A.EXPIRES_AT} = if_not_exists(#{A.EXPIRES_AT}, :expires), "
+            f"#{A.PROVIDER} = :provider, #{A.EVENT_TYPE} = :type, #{A.RECEIVED_AT} = :received, #{A.LANE} = :lane"
+        )
+        if record.workspace:
+            names.update(_names(A.WORKSPACE))
+            values[":ws"] = {"S": record.workspace}
+            sets += f", #{A.WORKSPACE} = :ws"
         response = self._update(
-            Key={A.PK: {"S": dedupe_key}},
-            ConditionExpression="#status = :pending",
-            UpdateExpression=(
-                "SET #status = :running, #owner = :owner, #lease = :lease, #due = :lease, #updated = :now "
-                "ADD #attempts :one"
-            ),
-            ExpressionAttributeNames={
-                "#status": A.STATUS,
-                "#owner": A.LEASE_OWNER,
-                "#lease": A.LEASE_EXPIRES_AT,
-                "#due": A.DUE_AT,
-                "#updated": A.UPDATED_AT,
-                "#attempts": A.ATTEMPTS,
-            },
-            ExpressionAttributeValues={
-                ":pending": {"S": EventStatus.PENDING.value},
-                ":running": {"S": EventStatus.RUNNING.value},
-                ":owner": {"S": owner},
-                ":lease": {"N": str(lease_expires)},
-                ":now": {"N": str(now_ms)},
-                ":one": {"N": "1"},
-            },
+            Key=_key(lifecycle_key(record.dedupe_key)),
+            ConditionExpression=f"attribute_not_exists(#{A.STATUS}) OR #{A.STATUS} = :pending",
+            UpdateExpression=f"SET {sets} ADD #{A.ATTEMPTS} :one",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
         )
         if response is None:
             return None
         item = response["Attributes"]
         return ClaimedEvent(
-            dedupe_key=dedupe_key,
-            provider=item[A.PROVIDER]["S"],
-            event_type=item[A.EVENT_TYPE]["S"],
-            received_at_ms=int(item[A.RECEIVED_AT]["N"]),
-            normalised_json=item[A.NORMALISED]["S"],
+            dedupe_key=record.dedupe_key,
+            provider=record.provider,
+            event_type=record.event_type,
+            received_at_ms=record.received_at_ms,
+            normalised_json=record.normalised_json,
             attempts=int(item[A.ATTEMPTS]["N"]),
             max_attempts=int(item[A.MAX_ATTEMPTS]["N"]),
         )
@@ -275,36 +444,31 @@ class EventStore:
         extra_set: dict[str, dict[str, Any]],
         remove_sweep: bool,
     ) -> bool:
-        names = {
-            "#status": A.STATUS,
-            "#owner": A.LEASE_OWNER,
-            "#lease": A.LEASE_EXPIRES_AT,
-            "#updated": A.UPDATED_AT,
-        }
+        names = _names(A.STATUS, A.LEASE_OWNER, A.LEASE_EXPIRES_AT, A.UPDATED_AT)
         values: dict[str, Any] = {
             ":running": {"S": EventStatus.RUNNING.value},
             ":new": {"S": status.value},
             ":me": {"S": owner},
             ":now": {"N": str(now_ms)},
         }
-        sets = ["#status = :new", "#updated = :now"]
+        sets = [f"#{A.STATUS} = :new", f"#{A.UPDATED_AT} = :now"]
         for index, (attr, value) in enumerate(extra_set.items()):
             names[f"#x{index}"] = attr
             values[f":x{index}"] = value
             sets.append(f"#x{index} = :x{index}")
-        removes = ["#owner", "#lease"]
+        removes = [f"#{A.LEASE_OWNER}", f"#{A.LEASE_EXPIRES_AT}"]
         if remove_sweep:
             # Terminal events leave the sparse sweep index, so it only ever holds live work.
-            names.update({"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT})
-            removes += ["#shard", "#due"]
-        response = self._update(
-            Key={A.PK: {"S": dedupe_key}},
-            ConditionExpression="#status = :running AND #owner = :me",
+            names.update(_names(A.SWEEP_SHARD, A.DUE_AT))
+            removes += [f"#{A.SWEEP_SHARD}", f"#{A.DUE_AT}"]
+        return self._conditional(
+            "update_item",
+            Key=_key(lifecycle_key(dedupe_key)),
+            ConditionExpression=f"#{A.STATUS} = :running AND #{A.LEASE_OWNER} = :me",
             UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
-        return response is not None
 
     def mark_succeeded(self, dedupe_key: str, owner: str, now_ms: int) -> bool:
         return self._finish(
@@ -329,44 +493,22 @@ class EventStore:
         """The alert of the failure recorded at ``failed_at_ms`` is out. Tied to that failure: a late
         confirmation of an earlier failure (the event was replayed and failed again since) must not
         clear the alert the new failure still owes."""
-        response = self._update(
-            Key={A.PK: {"S": dedupe_key}},
-            ConditionExpression="#pending = :true AND #completed = :failedAt",
-            UpdateExpression="REMOVE #pending, #shard, #due",
-            ExpressionAttributeNames={
-                "#pending": A.ALERT_PENDING,
-                "#completed": A.COMPLETED_AT,
-                "#shard": A.SWEEP_SHARD,
-                "#due": A.DUE_AT,
-            },
+        return self._conditional(
+            "update_item",
+            Key=_key(lifecycle_key(dedupe_key)),
+            ConditionExpression=f"#{A.ALERT_PENDING} = :true AND #{A.COMPLETED_AT} = :failedAt",
+            UpdateExpression=f"REMOVE #{A.ALERT_PENDING}, #{A.SWEEP_SHARD}, #{A.DUE_AT}",
+            ExpressionAttributeNames=_names(A.ALERT_PENDING, A.COMPLETED_AT, A.SWEEP_SHARD, A.DUE_AT),
             ExpressionAttributeValues={":true": {"BOOL": True}, ":failedAt": {"N": str(failed_at_ms)}},
         )
-        return response is not None
 
     def failed_event(self, dedupe_key: str) -> FailedEvent | None:
         """What an alert needs to say about a FAILED event (safe metadata only)."""
-        try:
-            item = self._ddb.get_item(
-                TableName=self._table,
-                Key={A.PK: {"S": dedupe_key}},
-                ConsistentRead=True,
-                ProjectionExpression="#k, #p, #t, #a, #c, #e, #s, #f",
-                ExpressionAttributeNames={
-                    "#k": A.PK,
-                    "#p": A.PROVIDER,
-                    "#t": A.EVENT_TYPE,
-                    "#a": A.ATTEMPTS,
-                    "#c": A.ERROR_CLASS,
-                    "#e": A.LAST_ERROR,
-                    "#s": A.STATUS,
-                    "#f": A.COMPLETED_AT,
-                },
-            ).get("Item")
-        except ClientError as exc:
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
-        if not item or item[A.STATUS]["S"] != EventStatus.FAILED.value:
+        item = self._get(
+            lifecycle_key(dedupe_key),
+            attrs=(A.PROVIDER, A.EVENT_TYPE, A.ATTEMPTS, A.ERROR_CLASS, A.LAST_ERROR, A.STATUS, A.COMPLETED_AT),
+        )
+        if not item or item.get(A.STATUS, {}).get("S") != EventStatus.FAILED.value:
             return None
         return FailedEvent(
             dedupe_key=dedupe_key,
@@ -397,20 +539,17 @@ class EventStore:
         now_ms: int,
         sweep_shard: str,
         pending_due_at_ms: int,
-        expires_at_s: int | None = None,
         from_statuses: tuple[EventStatus, ...] = (EventStatus.FAILED,),
         max_attempts: int | None = None,
     ) -> bool:
         """FAILED (or, when asked, SUCCEEDED) -> PENDING with fresh attempts, after a fix.
 
-        The effect still applies at most once: the domain's effect marker turns a replayed SUCCEEDED
-        event into a no-op. ``expires_at_s`` moves the TTL so the event is not deleted mid-flight
-        (the caller chooses it; replay keeps the later of a new retention and the old expiry).
+        Only the lifecycle item changes: its new stream record brings the event back to the processor,
+        which reads the event record. The effect still applies at most once: the domain's effect marker
+        turns a replayed SUCCEEDED event into a no-op.
         """
-        names = {
-            "#status": A.STATUS, "#attempts": A.ATTEMPTS, "#shard": A.SWEEP_SHARD, "#due": A.DUE_AT,
-            "#updated": A.UPDATED_AT, "#run": A.RUN_AT, "#pending": A.ALERT_PENDING, "#completed": A.COMPLETED_AT,
-        }  # fmt: skip
+        names = _names(A.STATUS, A.ATTEMPTS, A.SWEEP_SHARD, A.DUE_AT, A.UPDATED_AT, A.RUN_AT, A.ALERT_PENDING)
+        names.update(_names(A.COMPLETED_AT))
         values: dict[str, Any] = {
             ":pending": {"S": EventStatus.PENDING.value},
             ":zero": {"N": "0"},
@@ -421,37 +560,33 @@ class EventStore:
         allowed = []
         for index, status in enumerate(from_statuses):
             values[f":from{index}"] = {"S": status.value}
-            allowed.append(f"#status = :from{index}")
-        sets = "#status = :pending, #attempts = :zero, #shard = :shard, #due = :due, #updated = :now, #run = :now"
-        condition = f"({' OR '.join(allowed)})"
-        if expires_at_s is not None:
-            names["#expires"] = A.EXPIRES_AT
-            values[":expires"] = {"N": str(expires_at_s)}
-            sets += ", #expires = :expires"
+            allowed.append(f"#{A.STATUS} = :from{index}")
+        sets = (
+            f"#{A.STATUS} = :pending, #{A.ATTEMPTS} = :zero, #{A.SWEEP_SHARD} = :shard, #{A.DUE_AT} = :due, "
+            f"#{A.UPDATED_AT} = :now, #{A.RUN_AT} = :now"
+        )
         if max_attempts is not None:  # the attempts the stack gives an event now, not those it had at ingest
-            names["#max"] = A.MAX_ATTEMPTS
+            names.update(_names(A.MAX_ATTEMPTS))
             values[":max"] = {"N": str(max_attempts)}
-            sets += ", #max = :max"
-        response = self._update(
-            Key={A.PK: {"S": dedupe_key}},
-            ConditionExpression=condition,
-            UpdateExpression=f"SET {sets} REMOVE #pending, #completed",
+            sets += f", #{A.MAX_ATTEMPTS} = :max"
+        return self._conditional(
+            "update_item",
+            Key=_key(lifecycle_key(dedupe_key)),
+            ConditionExpression=f"({' OR '.join(allowed)})",
+            UpdateExpression=f"SET {sets} REMOVE #{A.ALERT_PENDING}, #{A.COMPLETED_AT}",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
-        return response is not None
 
     def get(self, dedupe_key: str) -> dict[str, Any] | None:
-        """The stored item as DynamoDB returns it (operators' `inspect`)."""
-        try:
-            item: dict[str, Any] | None = self._ddb.get_item(
-                TableName=self._table, Key={A.PK: {"S": dedupe_key}}, ConsistentRead=True
-            ).get("Item")
-        except ClientError as exc:
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
-        return item
+        """The event as operators see it (`inspect`, `replay`): its record with its lifecycle item's
+        attributes over it, as DynamoDB returns items. An event whose processing has not begun shows
+        as PENDING. None when neither item exists."""
+        record = self._get(dedupe_key)
+        lifecycle = self._get(lifecycle_key(dedupe_key))
+        if record is None and lifecycle is None:
+            return None
+        return event_view(dedupe_key, record, lifecycle)
 
     def _query_status(self, flt: EventFilter, newest_first: bool = True, **kwargs: Any) -> dict[str, Any]:
         names = {"#status": A.STATUS}
@@ -483,28 +618,26 @@ class EventStore:
             filters.append("#ws = :ws")
         if filters:
             kwargs["FilterExpression"] = " AND ".join(filters)
-        try:
-            response: dict[str, Any] = self._ddb.query(
-                TableName=self._table,
-                IndexName=STATUS_INDEX,
-                KeyConditionExpression=key,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ScanIndexForward=not newest_first,
-                **kwargs,
-            )
-        except ClientError as exc:
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
-        return response
+        return self._call(
+            "query",
+            TableName=self._table,
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression=key,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=not newest_first,
+            **kwargs,
+        )
 
     def list_events(
         self, flt: EventFilter, limit: int, cursor: dict[str, Any] | None = None
     ) -> tuple[list[EventSummary], dict[str, Any] | None]:
         """Up to ``limit`` events matching ``flt``, newest change first, and the cursor of the next page
-        (None at the end). Reads only the status index: one query per page, never a scan."""
+        (None at the end). Reads the status index: one query per page, never a scan. A PENDING listing
+        starts with the events whose processing has not begun (``unbegun``)."""
         found: list[EventSummary] = []
+        if cursor is None and flt.status == EventStatus.PENDING.value:
+            found += self.unbegun(flt)[:limit]
         while len(found) < limit:
             kwargs: dict[str, Any] = {"Limit": limit - len(found)}
             if cursor:
@@ -527,7 +660,10 @@ class EventStore:
             total += int(response["Count"])
             cursor = response.get("LastEvaluatedKey")
             if not cursor:
-                return total
+                if flt.status != EventStatus.PENDING.value:
+                    return total
+                unfiltered = EventFilter(flt.status) == flt  # then the keys say enough: no record is read
+                return total + (len(self._unbegun_keys()) if unfiltered else len(self.unbegun(flt)))
 
     def count_by_type(self, flt: EventFilter) -> Counter[str]:
         """How many events match ``flt``, per event type (one paged query on the status index,
@@ -542,15 +678,59 @@ class EventStore:
             counts.update(str(item.get(A.EVENT_TYPE, {}).get("S", "")) for item in response.get("Items", []))
             cursor = response.get("LastEvaluatedKey")
             if not cursor:
+                if flt.status == EventStatus.PENDING.value:
+                    counts.update(summary.event_type for summary in self.unbegun(flt))
                 return counts
+
+    def unbegun(self, flt: EventFilter) -> list[EventSummary]:
+        """Live events whose processing has not begun (no lifecycle item yet): queued in their lane, or
+        lost with their stream record until the sweeper gives them one. The status index cannot hold
+        them (their record is written once), so this reads the intake shards past the sweeper's
+        checkpoints, then their records: for operators only, and [] without ``intake_shards``."""
+        summaries = []
+        for item in self._records(self._unbegun_keys(), (A.PK, A.PROVIDER, A.EVENT_TYPE, A.WORKSPACE, A.RECEIVED_AT, A.EXPIRES_AT)):
+            summary = _summary({**item, A.STATUS: {"S": EventStatus.PENDING.value}, A.UPDATED_AT: item[A.RECEIVED_AT]})
+            if _matches(summary, flt):
+                summaries.append(summary)
+        return sorted(summaries, key=lambda summary: summary.updated_at_ms, reverse=True)
+
+    def _unbegun_keys(self) -> list[str]:
+        if self._intake_shards is None:
+            return []
+        keys: list[str] = []
+        for lane in Lane:
+            checkpoints = self.intake_checkpoints(lane)
+            for shard in intake_shards(lane, self._intake_shards):
+                entries, _ = self.query_intake(shard, checkpoints.get(shard, IntakeCheckpoint()), 2**62, 2**31)
+                begun = self.begun(entry.dedupe_key for entry in entries)
+                keys += [entry.dedupe_key for entry in entries if entry.dedupe_key not in begun]
+        return keys
+
+    def _records(self, keys: list[str], attrs: tuple[str, ...]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self._table: {
+                    "Keys": [_key(pk) for pk in keys[start : start + _BATCH_GET_LIMIT]],
+                    "ProjectionExpression": ", ".join(f"#{attr}" for attr in attrs),
+                    "ExpressionAttributeNames": _names(*attrs),
+                }
+            }
+            while pending:
+                response = self._call("batch_get_item", RequestItems=pending)
+                items += response.get("Responses", {}).get(self._table, [])
+                pending = response.get("UnprocessedKeys") or {}
+        return items
 
     def oldest_update_ms(self, status: str) -> int | None:
         """The earliest last-change time among events in ``status`` (the oldest stuck one)."""
         response = self._query_status(EventFilter(status=status), newest_first=False, Limit=1)
-        items = response.get("Items", [])
-        return int(items[0][A.UPDATED_AT]["N"]) if items else None
+        times = [int(item[A.UPDATED_AT]["N"]) for item in response.get("Items", [])]
+        if status == EventStatus.PENDING.value:
+            times += [summary.updated_at_ms for summary in self.unbegun(EventFilter(status=status))]
+        return min(times, default=None)
 
-    # --- sweeper --------------------------------------------------------------------------------
+    # --- sweeper: lifecycle shards ---------------------------------------------------------------
 
     def _query_due(
         self, index_name: str, shard: str, now_ms: int, pending_due_before_ms: int | None, **kwargs: Any
@@ -564,20 +744,15 @@ class EventStore:
             names["#status"] = A.STATUS
             values[":pending"] = {"S": EventStatus.PENDING.value}
             values[":pendingBound"] = {"N": str(pending_due_before_ms)}
-        try:
-            response: dict[str, Any] = self._ddb.query(
-                TableName=self._table,
-                IndexName=index_name,
-                KeyConditionExpression="#shard = :shard AND #due <= :now",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                **kwargs,
-            )
-        except ClientError as exc:
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
-        return response
+        return self._call(
+            "query",
+            TableName=self._table,
+            IndexName=index_name,
+            KeyConditionExpression="#shard = :shard AND #due <= :now",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            **kwargs,
+        )
 
     def count_due(self, index_name: str, shard: str, now_ms: int, pending_due_before_ms: int | None = None) -> int:
         return int(self._query_due(index_name, shard, now_ms, pending_due_before_ms, Select="COUNT")["Count"])
@@ -585,7 +760,7 @@ class EventStore:
     def query_due(
         self, index_name: str, shard: str, now_ms: int, limit: int, pending_due_before_ms: int | None = None
     ) -> list[DueEvent]:
-        """Up to ``limit`` due events of one sweep shard, oldest due first."""
+        """Up to ``limit`` due lifecycle items of one sweep shard, oldest due first."""
         items: list[dict[str, Any]] = []
         start: dict[str, Any] = {}
         while len(items) < limit:
@@ -597,47 +772,12 @@ class EventStore:
             start = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
         return [
             DueEvent(
-                dedupe_key=item[A.PK]["S"],
+                dedupe_key=dedupe_key_of(item[A.PK]["S"]) or item[A.PK]["S"],
                 status=item[A.STATUS]["S"],
                 due_at_ms=int(item[A.DUE_AT]["N"]),
             )
             for item in items[:limit]
         ]
-
-    # --- lane probes (see spillway_core.lanes) -----------------------------------------------------
-
-    def write_probe(self, lane: Lane, now_ms: int) -> None:
-        """The sweeper's probe: its stream record queues behind everything the lane has not read yet."""
-        self._update(
-            Key={A.PK: {"S": probe_key(lane)}},
-            UpdateExpression="SET #lane = :lane, #probe = :now",
-            ExpressionAttributeNames={"#lane": A.LANE, "#probe": A.PROBE_AT},
-            ExpressionAttributeValues={":lane": {"S": lane.value}, ":now": {"N": str(now_ms)}},
-        )
-
-    def advance_watermark(self, lane: Lane, probe_at_ms: int) -> bool:
-        """The lane's processor reached a probe: it has read every record written before probe_at_ms.
-        Only moves forward, so a redelivered old probe changes nothing."""
-        response = self._update(
-            Key={A.PK: {"S": watermark_key(lane)}},
-            ConditionExpression="attribute_not_exists(#wm) OR #wm < :probe",
-            UpdateExpression="SET #wm = :probe",
-            ExpressionAttributeNames={"#wm": A.WATERMARK},
-            ExpressionAttributeValues={":probe": {"N": str(probe_at_ms)}},
-        )
-        return response is not None
-
-    def watermark(self, lane: Lane) -> int:
-        """The lane's watermark (epoch ms); 0 while the lane has processed no probe yet."""
-        try:
-            item = self._ddb.get_item(
-                TableName=self._table, Key={A.PK: {"S": watermark_key(lane)}}, ConsistentRead=True
-            ).get("Item")
-        except ClientError as exc:
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
-        return int(item[A.WATERMARK]["N"]) if item and A.WATERMARK in item else 0
 
     def wake(self, due: DueEvent, now_ms: int, next_due_ms: int) -> bool:
         """Put a live event back to PENDING with a fresh stream record; safe if sweeps overlap.
@@ -645,20 +785,17 @@ class EventStore:
         The condition on the status and due time we saw makes a second sweeper (or a processor that
         got there first) win cleanly: our update then simply does not apply.
         """
-        response = self._update(
-            Key={A.PK: {"S": due.dedupe_key}},
-            ConditionExpression="#status = :seen AND #due = :seenDue",
+        return self._conditional(
+            "update_item",
+            Key=_key(lifecycle_key(due.dedupe_key)),
+            ConditionExpression=f"#{A.STATUS} = :seen AND #{A.DUE_AT} = :seenDue",
             UpdateExpression=(
-                "SET #status = :pending, #due = :nextDue, #updated = :now ADD #wakes :one REMOVE #owner, #lease"
+                f"SET #{A.STATUS} = :pending, #{A.DUE_AT} = :nextDue, #{A.UPDATED_AT} = :now ADD #{A.WAKES} :one "
+                f"REMOVE #{A.LEASE_OWNER}, #{A.LEASE_EXPIRES_AT}"
             ),
-            ExpressionAttributeNames={
-                "#status": A.STATUS,
-                "#due": A.DUE_AT,
-                "#updated": A.UPDATED_AT,
-                "#wakes": A.WAKES,
-                "#owner": A.LEASE_OWNER,
-                "#lease": A.LEASE_EXPIRES_AT,
-            },
+            ExpressionAttributeNames=_names(
+                A.STATUS, A.DUE_AT, A.UPDATED_AT, A.WAKES, A.LEASE_OWNER, A.LEASE_EXPIRES_AT
+            ),
             ExpressionAttributeValues={
                 ":seen": {"S": due.status},
                 ":seenDue": {"N": str(due.due_at_ms)},
@@ -668,4 +805,129 @@ class EventStore:
                 ":one": {"N": "1"},
             },
         )
-        return response is not None
+
+    # --- sweeper: intake shards --------------------------------------------------------------------
+
+    def intake_checkpoints(self, lane: Lane) -> dict[str, IntakeCheckpoint]:
+        """How far the sweeper has checked each of the lane's intake shards (one read for all)."""
+        item = self._get(checkpoint_key(lane)) or {}
+        found: dict[str, IntakeCheckpoint] = {}
+        for name, value in item.items():
+            shard, _, part = name.rpartition(_CHECKPOINT_DUE_SUFFIX)
+            if shard and not part:
+                pk = item.get(f"{shard}{_CHECKPOINT_PK_SUFFIX}", {}).get("S")
+                found[shard] = IntakeCheckpoint(due_at_ms=int(value["N"]), dedupe_key=pk)
+        return found
+
+    def query_intake(
+        self, shard: str, after: IntakeCheckpoint, up_to_ms: int, limit: int
+    ) -> tuple[list[IntakeEntry], bool]:
+        """Up to ``limit`` entries of an intake shard past ``after`` and due at or before ``up_to_ms``,
+        in index order, and whether that was all of them."""
+        kwargs: dict[str, Any] = {}
+        low = after.due_at_ms
+        if after.dedupe_key is not None:  # resume exactly after the last entry checked
+            kwargs["ExclusiveStartKey"] = {
+                A.SWEEP_SHARD: {"S": shard},
+                A.DUE_AT: {"N": str(after.due_at_ms)},
+                A.PK: {"S": after.dedupe_key},
+            }
+        else:
+            low += 1
+        entries: list[IntakeEntry] = []
+        if low > up_to_ms:
+            return entries, True
+        while len(entries) < limit:
+            response = self._call(
+                "query",
+                TableName=self._table,
+                IndexName=SWEEP_INDEX,
+                KeyConditionExpression="#shard = :shard AND #due BETWEEN :low AND :high",
+                ExpressionAttributeNames={"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
+                ExpressionAttributeValues={
+                    ":shard": {"S": shard},
+                    ":low": {"N": str(low)},
+                    ":high": {"N": str(up_to_ms)},
+                },
+                Limit=limit - len(entries),
+                **kwargs,
+            )
+            entries += [IntakeEntry(item[A.PK]["S"], int(item[A.DUE_AT]["N"])) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return entries, True
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return entries, False
+
+    def begun(self, dedupe_keys: Iterable[str]) -> set[str]:
+        """Which of these events have a lifecycle item (their processing began). Eventually consistent
+        reads are enough: a lifecycle item created meanwhile makes ``create_pending`` do nothing."""
+        found = self._records([lifecycle_key(key) for key in dedupe_keys], (A.PK,))
+        return {dedupe_key_of(item[A.PK]["S"]) or "" for item in found}
+
+    def create_pending(self, record: EventRecord, now_ms: int, next_due_ms: int) -> bool:
+        """The lifecycle item of an event whose stream record was lost, as PENDING: its INSERT is the
+        fresh stream record the processor gets. False if its processing began meanwhile."""
+        item: dict[str, Any] = {
+            A.PK: {"S": lifecycle_key(record.dedupe_key)},
+            A.STATUS: {"S": EventStatus.PENDING.value},
+            A.LANE: {"S": record.lane},
+            A.SWEEP_SHARD: {"S": record.lifecycle_shard},
+            A.DUE_AT: {"N": str(next_due_ms)},
+            A.UPDATED_AT: {"N": str(now_ms)},
+            A.WAKES: {"N": "1"},
+            A.PROVIDER: {"S": record.provider},
+            A.EVENT_TYPE: {"S": record.event_type},
+            A.RECEIVED_AT: {"N": str(record.received_at_ms)},
+            A.MAX_ATTEMPTS: {"N": str(record.max_attempts)},
+            A.EXPIRES_AT: {"N": str(record.expires_at_s)},
+        }
+        if record.workspace:
+            item[A.WORKSPACE] = {"S": record.workspace}
+        return self._conditional(
+            "put_item",
+            Item=item,
+            ConditionExpression=f"attribute_not_exists(#{A.PK})",
+            ExpressionAttributeNames=_names(A.PK),
+        )
+
+    def advance_intake_checkpoint(self, lane: Lane, shard: str, to: IntakeEntry) -> bool:
+        """Moves the shard's checkpoint to the entry ``to``. Every entry a sweep writes there was checked
+        by it, so an overlapping sweep could only make the next one check entries again; the condition
+        keeps a slower sweep from moving the checkpoint back past a later due time anyway."""
+        names = {"#due": f"{shard}{_CHECKPOINT_DUE_SUFFIX}", "#pk": f"{shard}{_CHECKPOINT_PK_SUFFIX}"}
+        return self._conditional(
+            "update_item",
+            Key=_key(checkpoint_key(lane)),
+            ConditionExpression="attribute_not_exists(#due) OR #due <= :due",
+            UpdateExpression="SET #due = :due, #pk = :pk",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":due": {"N": str(to.due_at_ms)}, ":pk": {"S": to.dedupe_key}},
+        )
+
+    # --- lane probes (see spillway_core.lanes) -----------------------------------------------------
+
+    def write_probe(self, lane: Lane, now_ms: int) -> None:
+        """The sweeper's probe: its stream record queues behind everything the lane has not read yet."""
+        self._update(
+            Key=_key(probe_key(lane)),
+            UpdateExpression="SET #lane = :lane, #probe = :now",
+            ExpressionAttributeNames={"#lane": A.LANE, "#probe": A.PROBE_AT},
+            ExpressionAttributeValues={":lane": {"S": lane.value}, ":now": {"N": str(now_ms)}},
+        )
+
+    def advance_watermark(self, lane: Lane, probe_at_ms: int) -> bool:
+        """The lane's processor reached a probe: it has read every record written before probe_at_ms.
+        Only moves forward, so a redelivered old probe changes nothing."""
+        return self._conditional(
+            "update_item",
+            Key=_key(watermark_key(lane)),
+            ConditionExpression="attribute_not_exists(#wm) OR #wm < :probe",
+            UpdateExpression="SET #wm = :probe",
+            ExpressionAttributeNames={"#wm": A.WATERMARK},
+            ExpressionAttributeValues={":probe": {"N": str(probe_at_ms)}},
+        )
+
+    def watermark(self, lane: Lane) -> int:
+        """The lane's watermark (epoch ms); 0 while the lane has processed no probe yet."""
+        item = self._get(watermark_key(lane))
+        return int(item[A.WATERMARK]["N"]) if item and A.WATERMARK in item else 0

@@ -18,7 +18,10 @@ LIVE_STATUSES = (EventStatus.PENDING, EventStatus.RUNNING, EventStatus.RETRY_WAI
 class EventAttr:
     """Attribute names of an item in the events table."""
 
-    PK = "pk"  # the dedupe key
+    PK = "pk"  # the dedupe key (event record) or STATE#<dedupe key> (lifecycle item)
+    # The event record (write-once): PENDING while live, so the processor's stream filter passes its
+    # INSERT; IGNORED records carry ``status`` instead (terminal, listed by the status index).
+    INTAKE = "intake"
     PROVIDER = "provider"
     EVENT_TYPE = "eventType"
     STATUS = "status"

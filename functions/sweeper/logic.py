@@ -15,6 +15,12 @@ fresh probe per lane (``spillway_core.lanes``), then sweeps each lane's shards
 no wakes, a bulk backlog holds back no interactive event, and a record that was really lost is woken
 at most grace + 2 periods after its lane catches up: the first run after that writes a probe the
 lane reads at once, the next one wakes the event.
+
+An event is two items (``spillway_core.event_store``). The write-once event record's entry in its
+intake shard never leaves the index, so the sweeper reads each intake shard once, from a checkpoint:
+every entry due under the same rule whose event has no lifecycle item yet (its record was lost before
+any claim) gets one, as PENDING; then the checkpoint moves past them. The grace period, far longer
+than the index's propagation, means no entry that is due can still be missing from the index.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from spillway_core.alerts import AlertPublisher, failure_alert
-from spillway_core.event_store import DueEvent, EventStore
+from spillway_core.event_store import DueEvent, EventStore, IntakeCheckpoint
 from spillway_core.lanes import Lane
-from spillway_core.lifecycle import sweep_shards
+from spillway_core.lifecycle import intake_shards, sweep_shards
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import SWEEP_INDEX, EventStatus
 
@@ -54,6 +60,12 @@ def sweep(store: EventStore, alerts: AlertPublisher, settings: SweeperSettings, 
     for lane in Lane:  # interactive first: when the budget runs short, what someone waits for goes first
         # A PENDING event is due at (record written + grace): held unless written before its lane's watermark.
         pending_bound = watermarks[lane] + grace_ms
+        checkpoints = store.intake_checkpoints(lane)
+        for intake in intake_shards(lane, settings.sweep_shards):
+            if budget > 0:
+                checked = checkpoints.get(intake, IntakeCheckpoint())
+                up_to = min(now_ms, pending_bound - 1)
+                budget = _check_intake(store, lane, intake, checked, up_to, budget, now_ms, next_due, report)
         for shard in sweep_shards(lane, settings.sweep_shards):
             if budget > 0:
                 for due in store.query_due(SWEEP_INDEX, shard, now_ms, budget, pending_bound):
@@ -85,3 +97,34 @@ def _repair(
         report.woken[due.status] += 1
     else:
         report.lost_races += 1
+
+
+def _check_intake(
+    store: EventStore,
+    lane: Lane,
+    shard: str,
+    checkpoint: IntakeCheckpoint,
+    up_to_ms: int,
+    budget: int,
+    now_ms: int,
+    next_due: int,
+    report: SweepReport,
+) -> int:
+    """Gives every due event record of an intake shard that has no lifecycle item one, as PENDING, and
+    moves the shard's checkpoint to the last entry checked. Returns the budget left."""
+    entries, complete = store.query_intake(shard, checkpoint, up_to_ms, budget)
+    begun = store.begun(entry.dedupe_key for entry in entries)
+    for entry in entries:
+        if entry.dedupe_key in begun:
+            continue
+        report.oldest_due_age_ms = max(report.oldest_due_age_ms, now_ms - entry.due_at_ms)
+        record = store.event_record(entry.dedupe_key)
+        if record is not None and store.create_pending(record, now_ms, next_due):
+            report.woken["PENDING"] += 1
+        else:
+            report.lost_races += 1  # a processor claimed it meanwhile (or its record expired)
+    if entries:  # with none checked, the checkpoint stays where it is, and no write is made
+        store.advance_intake_checkpoint(lane, shard, entries[-1])
+    if not complete:
+        report.remaining_due += 1  # at least one more entry: the next run goes on from the checkpoint
+    return budget - len(entries)

@@ -23,8 +23,20 @@ from spillway_core.status import EventAttr, EventStatus
 
 
 def lane_filters(lane: Lane) -> list[Mapping[str, Any]]:
-    """The lane's stream records: its events whose new image is PENDING (new, or woken by the
-    sweeper), and its probe. The lanes' filters are disjoint and cover every supported type."""
+    """The lane's stream records: its new event records (the INSERT carries the event), its events'
+    lifecycle items put back to PENDING (woken or replayed by the sweeper or an operator), and its
+    probe. The lanes' filters are disjoint and cover every supported type."""
+    new_event = lambda_.FilterCriteria.filter(
+        {
+            "eventName": lambda_.FilterRule.is_equal("INSERT"),
+            "dynamodb": {
+                "NewImage": {
+                    EventAttr.INTAKE: {"S": lambda_.FilterRule.is_equal(EventStatus.PENDING.value)},
+                    EventAttr.LANE: {"S": lambda_.FilterRule.is_equal(lane.value)},
+                }
+            },
+        }
+    )
     pending = lambda_.FilterCriteria.filter(
         {
             "eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"),
@@ -39,7 +51,7 @@ def lane_filters(lane: Lane) -> list[Mapping[str, Any]]:
     probe = lambda_.FilterCriteria.filter(
         {"dynamodb": {"Keys": {EventAttr.PK: {"S": lambda_.FilterRule.is_equal(probe_key(lane))}}}}
     )
-    return [pending, probe]
+    return [new_event, pending, probe]
 
 
 class LaneProcessor(Construct):
@@ -83,7 +95,11 @@ class LaneProcessor(Construct):
             },
         )
         role = self.handler.role
-        role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[events.table.table_arn]))
+        role.add_to_policy(
+            # UpdateItem: the lifecycle item (claim, outcome). GetItem: the event record of an event woken
+            # or replayed (a new event's stream record carries it).
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem", "dynamodb:GetItem"], resources=[events.table.table_arn])
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 # BatchGetItem: the effect's snapshot read (domain_store.read_snapshot).

@@ -52,8 +52,15 @@ class Sweeping(Construct):
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[events.sweep_index_arn])
         )
         self.handler.role.add_to_policy(
-            # GetItem: the metadata of a FAILED event whose alert must be published again.
-            iam.PolicyStatement(actions=["dynamodb:UpdateItem", "dynamodb:GetItem"], resources=[events.table.table_arn])
+            iam.PolicyStatement(
+                actions=[
+                    "dynamodb:UpdateItem",  # wakes, alert confirmations, probes, intake checkpoints
+                    "dynamodb:GetItem",  # a FAILED event's alert metadata, watermarks, an event record
+                    "dynamodb:BatchGetItem",  # which intake entries' events have begun
+                    "dynamodb:PutItem",  # the PENDING lifecycle item of an event whose record was lost
+                ],
+                resources=[events.table.table_arn],
+            )
         )
         alerts.topic.grant_publish(self.handler.role)
         acknowledge(

@@ -21,6 +21,7 @@ from spillway_cli.load import WORKSPACE as LOAD_WORKSPACE
 from spillway_cli.target import Target
 from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json, new_token, token_digest
 from tests.support.slack import SlackStandIn
+from tests.support.tables import event_item
 
 T = TypeVar("T")
 
@@ -55,8 +56,8 @@ class Deployed:
             return error.code, json.loads(error.read())
 
     def event(self, key: str) -> dict[str, Any] | None:
-        ddb = self.target.client("dynamodb")
-        return ddb.get_item(TableName=self.target.events_table, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
+        """The event as one item (its record with its lifecycle item over it), or None."""
+        return event_item(self.target.client("dynamodb"), key, self.target.events_table)
 
     def domain_items(self) -> list[dict[str, Any]]:
         ddb = self.target.client("dynamodb")

@@ -17,7 +17,7 @@ import pytest
 from infra import config as names
 from spillway_cli.target import stack_config
 from spillway_core.lanes import lane_of
-from spillway_core.lifecycle import sweep_shard
+from spillway_core.lifecycle import intake_shard, lifecycle_key, sweep_shard
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
 from tests.support.slack import SlackStandIn
@@ -35,25 +35,42 @@ def set_processor_env(deployed: Deployed, **changes: str) -> dict[str, str]:
 
 
 def put_event(deployed: Deployed, key: str, status: str, normalised: str, due_ms: int, **extra: Any) -> None:
+    """An event left in ``status`` (as a crash or a lost record leaves it): its lifecycle item, then its
+    record, whose INSERT the processor skips (the lifecycle item is not PENDING) unless ``status`` is."""
     now = int(time.time() * 1000)
     config = stack_config()
-    item = {
-        "pk": {"S": key},
+    event_type = key.split(":")[1]
+    lane = lane_of(event_type)
+    common = {
         "provider": {"S": "emailbison"},
-        "eventType": {"S": key.split(":")[1]},
-        "lane": {"S": lane_of(key.split(":")[1]).value},  # as ingest writes it: each lane reads its own
-        "status": {"S": status},
+        "eventType": {"S": event_type},
+        "lane": {"S": lane.value},  # as ingest writes it: each lane reads its own
         "receivedAt": {"N": str(now)},
+        "maxAttempts": {"N": str(config.max_attempts)},
+    }
+    lifecycle = {
+        "pk": {"S": lifecycle_key(key)},
+        **common,
+        "status": {"S": status},
         "updatedAt": {"N": str(now)},
         "runAt": {"N": str(now)},
         "attempts": {"N": "1" if status == "RUNNING" else "0"},
-        "maxAttempts": {"N": str(config.max_attempts)},
-        "sweepShard": {"S": sweep_shard(key, lane_of(key.split(":")[1]), config.sweep_shards)},
+        "sweepShard": {"S": sweep_shard(key, lane, config.sweep_shards)},
         "dueAt": {"N": str(due_ms)},
-        "normalised": {"S": normalised},
         **extra,
     }
-    deployed.target.client("dynamodb").put_item(TableName=deployed.target.events_table, Item=item)
+    record = {
+        "pk": {"S": key},
+        **common,
+        "intake": {"S": "PENDING"},
+        "sweepShard": {"S": intake_shard(key, lane, config.sweep_shards)},
+        "dueAt": {"N": str(now + config.pending_grace_seconds * 1000)},
+        "expiresAt": {"N": str(now // 1000 + 86_400)},
+        "normalised": {"S": normalised},
+    }
+    client = deployed.target.client("dynamodb")
+    client.put_item(TableName=deployed.target.events_table, Item=lifecycle)
+    client.put_item(TableName=deployed.target.events_table, Item=record)
 
 
 def status_of(deployed: Deployed, key: str) -> str | None:

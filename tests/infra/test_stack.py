@@ -145,6 +145,32 @@ def test_every_processor_may_read_its_snapshot_and_write_its_effect_in_the_domai
         assert {"dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(domain["Action"])
 
 
+def events_table_actions(template: Template, function: dict[str, Any]) -> set[str]:
+    """The actions a function may take on the events table's items (not its indexes or stream)."""
+    actions: set[str] = set()
+    for statement in role_statements(template, function):
+        resource = json.dumps(statement.get("Resource", ""))
+        if "EventsTable" in resource and "/index/" not in resource and "StreamArn" not in resource:
+            actions |= set(statement["Action"]) if isinstance(statement["Action"], list) else {statement["Action"]}
+    return actions
+
+
+def test_the_processor_and_the_sweeper_may_do_what_the_event_layout_needs_and_no_more(template: Template) -> None:
+    # A new event's stream record carries its record; a woken one's is read (GetItem). The lifecycle
+    # item is claimed and finished with conditional updates; the processor never puts or deletes.
+    for function in (f["Properties"] for f in resources(template, "AWS::Lambda::Function").values()):
+        if function["Handler"] == "processor.handler.lambda_handler":
+            assert events_table_actions(template, function) == {"dynamodb:UpdateItem", "dynamodb:GetItem"}
+    _, sweeper = function_by_handler(template, "sweeper.handler.lambda_handler")
+    # The sweeper also checks intake entries (BatchGetItem) and creates a lost event's lifecycle item (PutItem).
+    assert events_table_actions(template, sweeper) == {
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+    }
+
+
 def test_http_api_route_throttling_and_access_logs(template: Template) -> None:
     template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
     template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "POST /webhooks/{provider}"})

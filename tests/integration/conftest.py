@@ -14,7 +14,12 @@ import pytest
 from moto import mock_aws
 
 from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables
+from spillway_core.event_store import EventStore
+from spillway_core.lifecycle import lifecycle_key
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables, event_item
+
+# Written once, by the ingest, into the event record (spillway_core.event_store).
+RECORD_ATTRIBUTES = frozenset({"normalised", "raw", "rawZlib", "rawTrimmed"})
 
 TOKEN = "integration-token-0123456789abcdef"
 
@@ -46,19 +51,39 @@ class Aws:
     counter: CallCounter
 
     def event_item(self, key: str) -> dict[str, Any] | None:
-        return self.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}}, ConsistentRead=True).get(
-            "Item"
-        )
+        """The event as one item (its record with its lifecycle item over it), or None."""
+        return event_item(self.dynamodb, key)
 
     def update_event(self, key: str, expression: str, **values: str) -> None:
-        """Puts an event into a state a test needs (crash leftovers, corrupt payloads...)."""
-        self.dynamodb.update_item(
-            TableName=EVENTS_TABLE_NAME,
-            Key={"pk": {"S": key}},
-            UpdateExpression=expression,
-            **({"ExpressionAttributeValues": {f":{k}": {"S": v} for k, v in values.items()}} if values else {}),
-            **({"ExpressionAttributeNames": {"#status": "status"}} if "#status" in expression else {}),
-        )
+        """Puts an event into a state a test needs (crash leftovers, corrupt payloads...). ``expression``
+        is one SET of assignments: those of the event record's attributes go to the record (as if it
+        had been written so), the others to the lifecycle item."""
+        assert expression.startswith("SET "), expression
+        by_item: dict[str, list[str]] = {}
+        for assignment in expression.removeprefix("SET ").split(", "):
+            target = assignment.split(" = ")[0].strip()
+            pk = key if target in RECORD_ATTRIBUTES else lifecycle_key(key)
+            by_item.setdefault(pk, []).append(assignment)
+        for pk, assignments in by_item.items():
+            if pk != key:
+                self._begin(key)
+            update = "SET " + ", ".join(assignments)
+            used = {name: value for name, value in values.items() if f":{name}" in update}
+            self.dynamodb.update_item(
+                TableName=EVENTS_TABLE_NAME,
+                Key={"pk": {"S": pk}},
+                UpdateExpression=update,
+                **({"ExpressionAttributeValues": {f":{k}": {"S": v} for k, v in used.items()}} if used else {}),
+                **({"ExpressionAttributeNames": {"#status": "status"}} if "#status" in update else {}),
+            )
+
+    def _begin(self, key: str) -> None:
+        """The event's lifecycle item, as PENDING, if its processing has not begun (as the sweeper
+        creates it for a record whose stream record was lost)."""
+        store = EventStore(self.dynamodb, EVENTS_TABLE_NAME)
+        record = store.event_record(key)
+        if record is not None:
+            store.create_pending(record, record.received_at_ms, record.received_at_ms)
 
     def domain_items(self) -> list[dict[str, Any]]:
         return self.dynamodb.scan(TableName=DOMAIN_TABLE_NAME, ConsistentRead=True)["Items"]

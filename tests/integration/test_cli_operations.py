@@ -7,6 +7,7 @@ environments, event source mappings) is a small stand-in, since moto's Lambda ne
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,7 +24,7 @@ from spillway_cli.target import Target
 from spillway_core.errors import PermanentProcessingError
 from spillway_core.event_store import EventStore
 from spillway_core.lanes import Lane, lane_of
-from spillway_core.lifecycle import sweep_shard, sweep_shards
+from spillway_core.lifecycle import lifecycle_key, sweep_shard, sweep_shards
 from spillway_core.status import SWEEP_INDEX
 from tests.support.pipeline import InProcessPipeline
 from tests.support.scenario import EVENTS, LEAD_EMAIL
@@ -86,6 +87,11 @@ class World:
         self.processor_dlq = sqs.create_queue(QueueName=PROCESSOR_DLQ)["QueueUrl"]
         self.notifier_dlq = sqs.create_queue(QueueName=NOTIFIER_DLQ)["QueueUrl"]
         self.pipeline = InProcessPipeline(self.dynamodb, workspaces=(12, 13))  # the workspaces the tests write to
+        # The operator commands run on the wall clock (replay checks an event's retention left).
+        self.pipeline.clock = int(time.time() * 1000)
+        self.pipeline.ingest_settings = self.pipeline.ingest_settings.model_copy(
+            update={"sweep_shards": DEPLOYED_SHARDS}  # one deployment: the ingest writes where the CLI reads
+        )
         stream = self.dynamodb.describe_table(TableName=EVENTS_TABLE_NAME)["Table"]["LatestStreamArn"]
         shared = {"EVENTS_TABLE": EVENTS_TABLE_NAME, "PENDING_GRACE_SECONDS": "300"}
         self.lambda_ = FakeLambda(
@@ -205,7 +211,9 @@ def test_events_reads_the_status_index_and_never_scans(world: World) -> None:
     output = world.cli("events", "--status", "PENDING").output
 
     assert "EMAIL_SENT" in output and "1 PENDING event(s)" in output
-    assert calls == ["Query"]
+    # The status index, and for events whose processing has not begun, the intake shards past the
+    # sweeper's checkpoints and the records found there: reads by key and index, never a scan.
+    assert "Scan" not in calls and set(calls) == {"Query", "GetItem", "BatchGetItem"}
 
 
 def _fail_burst(world: World, monkeypatch: pytest.MonkeyPatch, count: int) -> list[str]:
@@ -266,35 +274,38 @@ def test_succeeded_events_are_not_replayed_without_the_flag(world: World) -> Non
     assert world.cli("replay", "--status", "SUCCEEDED").exit_code == 2  # usage: needs the flag
 
 
-def test_replay_uses_the_deployed_shards_and_attempts_and_extends_the_ttl(
+def test_replay_uses_the_deployed_shards_and_attempts_within_the_events_retention(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keys = _fail_burst(world, monkeypatch, 12)
-    old_expiry = {k: int(world.item(k)["expiresAt"]["N"]) for k in keys}
-    for key in keys:  # close to the end of its retention
-        world.dynamodb.update_item(
-            TableName=EVENTS_TABLE_NAME,
-            Key={"pk": {"S": key}},
-            UpdateExpression="SET expiresAt = :soon",
-            ExpressionAttributeValues={":soon": {"N": "1"}},
-        )
+    expiry = {k: int(world.item(k)["expiresAt"]["N"]) for k in keys}
+    expiring, replayed = keys[:2], keys[2:]
+    for key in expiring:  # less than a day of its retention left: its payload could go mid-replay
+        for pk in (key, lifecycle_key(key)):
+            world.dynamodb.update_item(
+                TableName=EVENTS_TABLE_NAME,
+                Key={"pk": {"S": pk}},
+                UpdateExpression="SET expiresAt = :soon",
+                ExpressionAttributeValues={":soon": {"N": str(int(time.time()) + 3_600)}},
+            )
 
-    world.cli("replay", *keys, "--rate", "1000")
+    result = world.cli("replay", *keys, "--rate", "1000")
 
-    shards = {world.item(k)["sweepShard"]["S"] for k in keys}
+    assert "replayed 10; skipped: 2 expires within a day" in result.output
+    assert {world.item(k)["status"]["S"] for k in expiring} == {"FAILED"}
+    shards = {world.item(k)["sweepShard"]["S"] for k in replayed}
     # What the deployed sweeper queries, per lane.
     deployed_shards = {shard for lane in Lane for shard in sweep_shards(lane, DEPLOYED_SHARDS)}
-    expected = {sweep_shard(k, lane_of(str(world.item(k)["eventType"]["S"])), DEPLOYED_SHARDS) for k in keys}
+    expected = {sweep_shard(k, lane_of(str(world.item(k)["eventType"]["S"])), DEPLOYED_SHARDS) for k in replayed}
     assert shards == expected and shards <= deployed_shards
     far_future = 2**62
     swept = sum(world.store.count_due(SWEEP_INDEX, shard, far_future) for shard in deployed_shards)
-    assert swept == len(keys)  # the deployed sweeper's shards hold every replayed event
-    for key in keys:
-        updated_s = int(world.item(key)["updatedAt"]["N"]) // 1000
-        assert int(world.item(key)["expiresAt"]["N"]) == updated_s + DEPLOYED_RETENTION_DAYS * 86_400
+    assert swept == len(replayed)  # the deployed sweeper's shards hold every replayed event
+    for key in replayed:
         assert world.item(key)["maxAttempts"] == {"N": str(DEPLOYED_MAX_ATTEMPTS)}
         assert world.item(key)["attempts"] == {"N": "0"}
-        assert old_expiry[key] > 1
+        # The event record is written once: a replay runs within the retention it got at ingest.
+        assert int(world.item(key)["expiresAt"]["N"]) == expiry[key]
 
 
 def test_pause_and_resume_every_processor_lane_and_status_shows_it(world: World) -> None:

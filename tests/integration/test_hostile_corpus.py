@@ -28,7 +28,7 @@ from tests.support.capture import function_output
 from tests.support.hostile import FIXTURES, SECRETS, SENSITIVE, TOKEN, corpus, doc, ingest_environment
 from tests.support.lambda_events import FakeContext
 from tests.support.pipeline import CapturedAlerts, processor_deps
-from tests.support.tables import EVENTS_TABLE_NAME, create_tables
+from tests.support.tables import EVENTS_TABLE_NAME, create_tables, event_item
 
 MIN_CORPUS = 300
 
@@ -53,8 +53,8 @@ class World:
         return self.writes
 
     def status_of(self, key: str) -> str | None:
-        item = self.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}}, ConsistentRead=True)
-        return item.get("Item", {}).get("status", {}).get("S")
+        item = event_item(self.dynamodb, key) or {}
+        return item.get("status", {}).get("S")
 
     def post(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with function_output(ingest.handler.logger) as buffer:

@@ -47,12 +47,14 @@ def test_accepted_event_is_one_conditional_put(aws: Aws, email_sent: dict[str, A
     assert aws.counter.calls == {"PutItem": 1}
     item = aws.event_item(KEY)
     assert item is not None
-    assert item["status"]["S"] == "PENDING"
-    assert item["attempts"]["N"] == "0"
+    assert item["status"]["S"] == "PENDING"  # as operators see it: its processing has not begun
+    assert item["intake"]["S"] == "PENDING"  # what the processor's stream filter passes
+    assert "attempts" not in item  # nothing but the event record exists yet
     assert item["maxAttempts"]["N"] == "8"
     assert item["provider"]["S"] == "emailbison"
     assert item["eventType"]["S"] == "EMAIL_SENT"
-    assert {"receivedAt", "runAt", "dueAt", "sweepShard", "expiresAt", "normalised"} <= item.keys()
+    assert item["sweepShard"]["S"].startswith("intake-bulk-")
+    assert {"receivedAt", "dueAt", "expiresAt", "normalised", "lane"} <= item.keys()
     raw = decode_raw_body(item)
     assert raw is not None and json.loads(raw) == email_sent
 

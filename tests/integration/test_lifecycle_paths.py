@@ -21,7 +21,7 @@ from tests.support.faults import FaultPlan, FaultyClient
 from tests.support.interleave import RecordingSns, World, scripted
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
-from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
+from tests.support.tables import EVENTS_TABLE_NAME, event_item, recreate_tables
 
 # A sweep starts by reading each lane's watermark and writing its probe: one AWS call each.
 LANE_CALLS = 2 * len(Lane)
@@ -64,8 +64,9 @@ class Lifecycle:
         return str(body["id"])
 
     def item(self, key: str) -> dict[str, Any]:
-        item = self.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}}, ConsistentRead=True)
-        return dict(item["Item"])
+        item = event_item(self.dynamodb, key)
+        assert item is not None
+        return item
 
     def sweep_at(self, now_ms: int) -> Any:
         self.clock = max(self.clock, now_ms)

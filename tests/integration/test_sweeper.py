@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from spillway_core.alerts import AlertPublisher
-from spillway_core.event_store import EventStore
+from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.lanes import Lane, probe_key
-from spillway_core.lifecycle import sweep_shards
+from spillway_core.lifecycle import intake_shard, lifecycle_key, sweep_shard, sweep_shards
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import SWEEP_INDEX
 from sweeper.logic import sweep
@@ -29,8 +29,9 @@ def run_sweep(aws: Aws, settings: SweeperSettings = SETTINGS, now: int = NOW) ->
 
 
 def put_event(aws: Aws, key: str, status: str, due_at: int | None, shard: str = BULK[0], **extra: Any) -> None:
+    """An event's lifecycle item in ``status`` (its record is not needed to wake it)."""
     item: dict[str, Any] = {
-        "pk": {"S": key},
+        "pk": {"S": lifecycle_key(key)},
         "status": {"S": status},
         "attempts": {"N": "2"},
         **{k: {"N": str(v)} for k, v in extra.items()},
@@ -157,7 +158,7 @@ def test_a_failed_event_whose_alert_was_lost_is_alerted_once_more(aws: Aws) -> N
     )
     aws.dynamodb.update_item(
         TableName=EVENTS_TABLE_NAME,
-        Key={"pk": {"S": "failed-unalerted"}},
+        Key={"pk": {"S": lifecycle_key("failed-unalerted")}},
         UpdateExpression="SET alertPending = :t, completedAt = :failedAt",
         # As mark_failed writes it: the failure's time, its alert due a minute later.
         ExpressionAttributeValues={":t": {"BOOL": True}, ":failedAt": {"N": str(NOW - 1 - 60_000)}},
@@ -173,3 +174,100 @@ def test_a_failed_event_whose_alert_was_lost_is_alerted_once_more(aws: Aws) -> N
     item = status_of(aws, "failed-unalerted")
     assert item["status"]["S"] == "FAILED"
     assert "alertPending" not in item and "dueAt" not in item
+
+
+# --- event records whose stream record was lost before any claim ---------------------------------------
+
+
+def put_record(
+    aws: Aws, key: str, received_at: int, lane: Lane = Lane.BULK, shards: int = SETTINGS.sweep_shards
+) -> None:
+    """An event record as the ingest writes it, due for the sweeper's intake check a grace after it."""
+    EventStore(aws.dynamodb, EVENTS_TABLE_NAME).put_new(
+        NewEvent(
+            dedupe_key=key,
+            provider="emailbison",
+            event_type="EMAIL_SENT" if lane is Lane.BULK else "LEAD_REPLIED",
+            normalised_json="{}",
+            raw_body=b"{}",
+            received_at_ms=received_at,
+            max_attempts=8,
+            expires_at_s=received_at // 1000 + 86_400,
+            intake_shard=intake_shard(key, lane, shards),
+            pending_due_at_ms=received_at + SETTINGS.pending_grace_seconds * 1000,
+            lane=lane.value,
+        )
+    )
+
+
+def lifecycle_of(aws: Aws, key: str) -> dict[str, Any] | None:
+    response = aws.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": lifecycle_key(key)}})
+    return response.get("Item")
+
+
+def test_an_event_record_never_claimed_gets_a_pending_lifecycle_item_once(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    put_record(aws, "lost", NOW - grace - 1_000)
+    put_record(aws, "claimed", NOW - grace - 1_000)
+    put_record(aws, "lost-reply", NOW - grace - 1_000, Lane.INTERACTIVE)
+    put_record(aws, "recent", NOW - 1_000)  # within its grace: its record may be on its way
+    put_event(aws, "claimed", "SUCCEEDED", None)
+    lanes_have_read_up_to(aws, NOW)
+
+    report = run_sweep(aws)
+
+    assert report.woken == {"PENDING": 2}
+    for key in ("lost", "lost-reply"):
+        lifecycle = lifecycle_of(aws, key)
+        assert lifecycle is not None
+        # What the processor needs from the stream record, and the sweeper from the index, afterwards.
+        assert (lifecycle["status"]["S"], lifecycle["wakes"]["N"]) == ("PENDING", "1")
+        assert lifecycle["dueAt"]["N"] == str(NOW + grace)
+        assert lifecycle["sweepShard"]["S"] == sweep_shard(key, Lane(lifecycle["lane"]["S"]), SETTINGS.sweep_shards)
+        assert lifecycle["eventType"]["S"] in {"EMAIL_SENT", "LEAD_REPLIED"}
+    assert lifecycle_of(aws, "recent") is None
+    assert lifecycle_of(aws, "claimed")["status"]["S"] == "SUCCEEDED"  # type: ignore[index]
+    # The checkpoint moved past them: the next run checks nothing twice and creates nothing.
+    assert run_sweep(aws, now=NOW + 1).woken == {}
+    # "recent" is checked once its own grace has passed.
+    assert run_sweep(aws, now=NOW + grace).woken == {"PENDING": 1}
+
+
+def test_an_event_record_is_held_while_its_lane_has_not_read_past_it(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    put_record(aws, "queued", NOW - grace - 1_000)
+    store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
+    store.advance_watermark(Lane.BULK, NOW - grace - 2_000)  # written after the lane's last probe
+    store.advance_watermark(Lane.INTERACTIVE, NOW)
+
+    assert run_sweep(aws).woken == {}
+    assert lifecycle_of(aws, "queued") is None
+    store.advance_watermark(Lane.BULK, NOW)  # the lane read past it, and no claim came
+    assert run_sweep(aws, now=NOW + 60_000).woken == {"PENDING": 1}
+
+
+def test_a_short_budget_goes_on_from_the_checkpoint_through_equal_due_times(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    keys = [f"burst-{n}" for n in range(12)]
+    for key in keys:  # one millisecond for all, in one shard: the checkpoint must tell them apart by key
+        put_record(aws, key, NOW - grace - 1_000, shards=1)
+    lanes_have_read_up_to(aws, NOW)
+    small = SETTINGS.model_copy(update={"sweep_shards": 1, "max_items_per_run": 5})
+
+    runs = [run_sweep(aws, small, NOW + n) for n in range(4)]
+
+    assert [sum(r.woken.values()) for r in runs] == [5, 5, 2, 0]
+    assert [r.budget_exhausted for r in runs] == [True, True, False, False]
+    assert all(lifecycle_of(aws, key) is not None for key in keys)
+
+
+def test_a_lifecycle_item_created_meanwhile_wins_over_the_sweepers(aws: Aws) -> None:
+    put_record(aws, "raced", NOW - 400_000)
+    store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
+    record = store.event_record("raced")
+    assert record is not None
+    claimed = store.claim(record, "processor", NOW, 60_000)
+    assert claimed is not None and claimed.attempts == 1
+
+    assert store.create_pending(record, NOW, NOW + 300_000) is False
+    assert lifecycle_of(aws, "raced")["status"]["S"] == "RUNNING"  # type: ignore[index]

@@ -28,7 +28,7 @@ from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES, SWEEP_INDEX
 from sweeper.logic import sweep
 from tests.support.pipeline import InProcessPipeline, processor_deps
-from tests.support.tables import EVENTS_TABLE_NAME
+from tests.support.tables import EVENTS_TABLE_NAME, event_views
 
 FAULT_KINDS = ("error_before", "error_after", "killed_before", "killed_after")
 SWEEP_PERIOD_MS = 60_000
@@ -217,13 +217,11 @@ class FaultyWorld:
 
     def _statuses_and_wakes(self) -> dict[str, tuple[str, str]]:
         """Events by (status, wakes); lane probes by (probe time, "")."""
-        items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
-        return {
-            i["pk"]["S"]: (i["status"]["S"], i.get("wakes", {"N": "0"})["N"])
-            if "status" in i
-            else (i.get("probeAt", {"N": ""})["N"], "")
-            for i in items
-        }
+        items = _scan(self.dynamodb)
+        found = {i["pk"]["S"]: (i["probeAt"]["N"], "") for i in items if "probeAt" in i}
+        for key, view in event_views(items).items():
+            found[key] = (view["status"]["S"], view.get("wakes", {"N": "0"})["N"])
+        return found
 
     def quiet(self) -> bool:
         items = _events(self.dynamodb)
@@ -262,7 +260,13 @@ class FaultyWorld:
         )  # fmt: skip
 
 
+def _scan(dynamodb: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=EVENTS_TABLE_NAME, ConsistentRead=True):
+        items += page["Items"]
+    return items
+
+
 def _events(dynamodb: Any) -> list[dict[str, Any]]:
-    """The events table's events (not the lanes' probe and watermark items)."""
-    items = dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
-    return [i for i in items if "status" in i]
+    """The events, each as one item (not the lanes' probe and watermark items)."""
+    return list(event_views(_scan(dynamodb)).values())

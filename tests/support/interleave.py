@@ -33,12 +33,15 @@ from botocore.exceptions import ClientError
 
 from processor.logic import ProcessorDeps, process_event
 from spillway_core.alerts import AlertPublisher
+from spillway_core.event_store import event_view
+from spillway_core.lanes import Lane
+from spillway_core.lifecycle import dedupe_key_of, lifecycle_key, sweep_shard
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES, EventStatus
 from sweeper.logic import sweep
 from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.pipeline import BOOKKEEPING, InProcessPipeline, processor_deps
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, recreate_tables
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, event_views, recreate_tables
 
 START_MS = 1_795_000_000_000
 SWEEP_PERIOD_MS = 60_000
@@ -164,7 +167,8 @@ class ObservedClient:
             return method
 
         def call(**kwargs: Any) -> Any:
-            key = kwargs["Key"]["pk"]["S"]
+            pk = kwargs["Key"]["pk"]["S"]
+            key = dedupe_key_of(pk) or pk
             before = self._world.event(key)
             result = method(**kwargs)
             self._world.check_transition(before, self._world.event(key))
@@ -196,13 +200,22 @@ class MotoView:
     def items(self, table: str) -> list[dict[str, Any]]:
         """The table's items; in the events table, the events only (not the lanes' probes and watermarks)."""
         items = [dict(item.to_json()["Attributes"]) for item in self._backend.get_table(table).all_items()]
-        return [i for i in items if "status" in i] if table == EVENTS_TABLE_NAME else items
+        return list(event_views(items).values()) if table == EVENTS_TABLE_NAME else items
 
     def event(self, key: str) -> dict[str, Any]:
+        """The event as one item (its record with its lifecycle item over it); {} for other keys."""
         from moto.dynamodb.models.dynamo_type import DynamoType
 
-        item = self._backend.get_table(EVENTS_TABLE_NAME).get_item(DynamoType({"S": key}))
-        return dict(item.to_json()["Attributes"]) if item else {}
+        table = self._backend.get_table(EVENTS_TABLE_NAME)
+        record, lifecycle = (table.get_item(DynamoType({"S": pk})) for pk in (key, lifecycle_key(key)))
+        if record is None and lifecycle is None:
+            return {}
+        view = event_view(
+            key,
+            dict(record.to_json()["Attributes"]) if record else None,
+            dict(lifecycle.to_json()["Attributes"]) if lifecycle else None,
+        )
+        return view if "status" in view else {}
 
     def domain(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Every domain item, without bookkeeping attributes (versions, wall-clock stamps)."""
@@ -323,8 +336,7 @@ class World:
     def replay(self, name: str, key: str) -> Actor:
         def body() -> bool:
             now = self.now()
-            item = self.event(key)
-            shard = item.get("sweepShard", {}).get("S", "000")
+            shard = sweep_shard(key, Lane(self.event(key)["lane"]["S"]), self.sweeper_settings.sweep_shards)
             return self.events.replay(key, now, shard, now + self.pipeline.ingest_settings.pending_grace_seconds * 1000)
 
         return Actor(name, body)

@@ -23,11 +23,12 @@ from processor.logic import process_record
 from spillway_core.alerts import AlertPublisher
 from spillway_core.event_store import EventStore
 from spillway_core.lanes import Lane, lane_of_probe
+from spillway_core.lifecycle import dedupe_key_of
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventAttr, EventStatus
 from sweeper.logic import sweep
 from tests.support.pipeline import CapturedAlerts, InProcessPipeline, processor_deps
-from tests.support.tables import EVENTS_TABLE_NAME
+from tests.support.tables import EVENTS_TABLE_NAME, scan_events
 
 SWEEP_PERIOD_MS = 60_000
 GRACE_MS = 300_000
@@ -75,7 +76,7 @@ class StreamingClient:
             result = method(*args, **kwargs)
             if name in {"put_item", "update_item"} and kwargs.get("TableName") == EVENTS_TABLE_NAME:
                 key = (kwargs.get("Item") or kwargs["Key"])[EventAttr.PK]["S"]
-                self._world.record_written(key)
+                self._world.record_written(key, inserted=name == "put_item")
             return result
 
         return call
@@ -120,16 +121,21 @@ class LanesWorld:
 
     # --- the stream ---------------------------------------------------------------------------
 
-    def record_written(self, key: str) -> None:
+    def record_written(self, key: str, inserted: bool) -> None:
+        """A write's stream record, through the lanes' filters (infra.constructs.processing)."""
         item = self.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}}, ConsistentRead=True)["Item"]
         probe_lane = lane_of_probe(key)
         if probe_lane is not None:
             self.queues[probe_lane].append(StreamRecord(key, self.clock, int(item[EventAttr.PROBE_AT]["N"])))
             return
-        if item.get(EventAttr.STATUS, {}).get("S") != EventStatus.PENDING or EventAttr.LANE not in item:
+        new_event = inserted and item.get(EventAttr.INTAKE, {}).get("S") == EventStatus.PENDING
+        if (
+            not (new_event or item.get(EventAttr.STATUS, {}).get("S") == EventStatus.PENDING)
+            or EventAttr.LANE not in item
+        ):
             return
         if int(item.get(EventAttr.WAKES, {"N": "0"})["N"]) > 0:
-            self.wakes.append((key, self.clock))
+            self.wakes.append((dedupe_key_of(key) or key, self.clock))
         if self.lose_next:
             self.lose_next = False
             return
@@ -187,8 +193,7 @@ class LanesWorld:
                 return
 
     def statuses(self) -> dict[str, str]:
-        items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
-        return {i["pk"]["S"]: i["status"]["S"] for i in items if EventAttr.STATUS in i}
+        return {key: view[EventAttr.STATUS]["S"] for key, view in scan_events(self.dynamodb).items()}
 
     def backlog(self, lane: Lane) -> int:
         return sum(1 for record in self.queues[lane] if record.probe_at is None)

@@ -20,9 +20,10 @@ from spillway_core.alerts import FailureAlert
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
 from spillway_core.http import WebhookRequest
+from spillway_core.lifecycle import lifecycle_key
 from spillway_core.settings import IngestSettings, ProcessorSettings
 from tests.support.scenario import WORKSPACE
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, scan_events
 
 TOKEN = "property-test-token"
 INBOXXIA_TOKEN = "property-test-token-inboxxia"
@@ -92,15 +93,14 @@ class InProcessPipeline:
         sweeper put the event back to PENDING."""
         self.dynamodb.update_item(
             TableName=EVENTS_TABLE_NAME,
-            Key={"pk": {"S": key}},
+            Key={"pk": {"S": lifecycle_key(key)}},
             UpdateExpression="SET #s = :p REMOVE leaseOwner",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":p": {"S": "PENDING"}},
         )
 
     def event_statuses(self) -> dict[str, str]:
-        items = self.dynamodb.scan(TableName=EVENTS_TABLE_NAME, ConsistentRead=True)["Items"]
-        return {i["pk"]["S"]: i["status"]["S"] for i in items if "status" in i}  # not the lanes' probes
+        return {key: view["status"]["S"] for key, view in scan_events(self.dynamodb).items()}
 
     def domain_state(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Every domain item, without bookkeeping attributes (versions, wall-clock stamps)."""

@@ -258,7 +258,7 @@ def test_unknown_event_type_is_kept_as_ignored_and_answered_2xx() -> None:
     assert (status, body["status"]) == (200, "ignored")
     [stored] = store.puts
     assert stored.status.value == "IGNORED"
-    assert stored.sweep_shard is None and stored.pending_due_at_ms is None  # invisible to processor/sweeper
+    assert stored.intake_shard is None and stored.pending_due_at_ms is None  # invisible to processor/sweeper
     assert stored.expires_at_s == NOW_MS // 1000 + 86_400
     assert body["id"].startswith("emailbison::1:TAG_ATTACHED:sha256-")
 

@@ -31,8 +31,8 @@ from moto import mock_aws
 
 from bench.ddb_meter import Bill, DynamoMeter
 from bench.realistic_payloads import TYPES, WORKSPACE, body_bytes, payload
-from spillway_cli.tokens import binding, bindings_json
 from processor.logic import process_event
+from spillway_cli.tokens import binding, bindings_json
 from spillway_core.event_store import EventRecord, EventStore
 from spillway_core.lifecycle import lifecycle_key
 from spillway_core.settings import SweeperSettings

@@ -38,7 +38,9 @@ from spillway_cli.load import plan_typed, send_burst
 from spillway_cli.status import wait_until_drained
 from spillway_cli.target import Target, stack_config
 from spillway_cli.tokens import binding, bindings_json, new_token, token_digest
+from spillway_core.event_store import event_view
 from spillway_core.lanes import Lane, probe_key, watermark_key
+from spillway_core.lifecycle import dedupe_key_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPLIES = 20
@@ -81,6 +83,7 @@ def merge_lanes(target: Target) -> None:
     lambda_client = target.client("lambda")
     lambda_client.update_event_source_mapping(UUID=lanes[Lane.INTERACTIVE]["UUID"], Enabled=False)
     patterns = [
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"intake": {"S": ["PENDING"]}}}},
         {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["PENDING"]}}}},
         {"dynamodb": {"Keys": {"pk": {"S": [probe_key(lane) for lane in Lane]}}}},
     ]
@@ -90,15 +93,22 @@ def merge_lanes(target: Target) -> None:
 
 
 def events_of_run(target: Target, keys: set[str]) -> list[dict[str, Any]]:
+    """The run's events, each as one item: its record with its lifecycle item over it."""
     ddb = target.client("dynamodb")
-    items = []
+    records: dict[str, dict[str, Any]] = {}
+    lifecycles: dict[str, dict[str, Any]] = {}
     for page in ddb.get_paginator("scan").paginate(
         TableName=target.events_table,
-        ProjectionExpression="pk, lane, #s, receivedAt, completedAt, wakes, attempts, errorClass",
+        ProjectionExpression="pk, lane, #s, intake, receivedAt, completedAt, wakes, attempts, errorClass",
         ExpressionAttributeNames={"#s": "status"},
     ):
-        items += [i for i in page["Items"] if i["pk"]["S"] in keys]
-    return items
+        for item in page["Items"]:
+            pk = item["pk"]["S"]
+            if dedupe_key_of(pk) in keys:
+                lifecycles[str(dedupe_key_of(pk))] = item
+            elif pk in keys:
+                records[pk] = item
+    return [event_view(key, records.get(key), lifecycles.get(key)) for key in keys if key in records]
 
 
 def wakes_by_cause(items: list[dict[str, Any]]) -> dict[str, int]:

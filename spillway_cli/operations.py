@@ -159,6 +159,8 @@ def inspect(target: Target, dedupe_key: str, show_raw: bool = False) -> dict[str
         return None
     deserializer = TypeDeserializer()
     view: dict[str, Any] = {k: deserializer.deserialize(v) for k, v in item.items() if k not in {A.RAW, A.RAW_ZLIB}}
+    if A.NORMALISED not in view:  # the record's retention ran out before its lifecycle item's
+        return view
     view[A.NORMALISED] = json.loads(view[A.NORMALISED])
     raw = decode_raw_body(item)
     view["rawBytes"] = len(raw) if raw is not None else None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -156,6 +156,15 @@ class DueEvent:
     due_at_ms: int
 
 
+@dataclass
+class SweepPositions:
+    """What the sweeper reads first: each lane's watermark (0 before its first probe) and how far it has
+    checked each intake shard."""
+
+    watermarks: dict[Lane, int] = field(default_factory=dict)
+    checkpoints: dict[Lane, dict[str, IntakeCheckpoint]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class IntakeEntry:
     """A live event record's entry in its intake shard."""
@@ -250,6 +259,17 @@ def event_view(dedupe_key: str, record: dict[str, Any] | None, lifecycle: dict[s
     if A.STATUS not in view and view.get(A.INTAKE, {}).get("S") == EventStatus.PENDING.value:
         view[A.STATUS] = {"S": EventStatus.PENDING.value}
     return view
+
+
+def _checkpoints(item: dict[str, Any]) -> dict[str, IntakeCheckpoint]:
+    """A lane's checkpoint item, by intake shard."""
+    found: dict[str, IntakeCheckpoint] = {}
+    for name, value in item.items():
+        shard, suffix, rest = name.rpartition(_CHECKPOINT_DUE_SUFFIX)
+        if shard and suffix and not rest:
+            pk = item.get(f"{shard}{_CHECKPOINT_PK_SUFFIX}", {}).get("S")
+            found[shard] = IntakeCheckpoint(due_at_ms=int(value["N"]), dedupe_key=pk)
+    return found
 
 
 def _matches(summary: EventSummary, flt: EventFilter) -> bool:
@@ -688,7 +708,9 @@ class EventStore:
         them (their record is written once), so this reads the intake shards past the sweeper's
         checkpoints, then their records: for operators only, and [] without ``intake_shards``."""
         summaries = []
-        for item in self._records(self._unbegun_keys(), (A.PK, A.PROVIDER, A.EVENT_TYPE, A.WORKSPACE, A.RECEIVED_AT, A.EXPIRES_AT)):
+        for item in self._records(
+            self._unbegun_keys(), (A.PK, A.PROVIDER, A.EVENT_TYPE, A.WORKSPACE, A.RECEIVED_AT, A.EXPIRES_AT)
+        ):
             summary = _summary({**item, A.STATUS: {"S": EventStatus.PENDING.value}, A.UPDATED_AT: item[A.RECEIVED_AT]})
             if _matches(summary, flt):
                 summaries.append(summary)
@@ -698,8 +720,9 @@ class EventStore:
         if self._intake_shards is None:
             return []
         keys: list[str] = []
+        positions = self.sweep_positions()
         for lane in Lane:
-            checkpoints = self.intake_checkpoints(lane)
+            checkpoints = positions.checkpoints[lane]
             for shard in intake_shards(lane, self._intake_shards):
                 entries, _ = self.query_intake(shard, checkpoints.get(shard, IntakeCheckpoint()), 2**62, 2**31)
                 begun = self.begun(entry.dedupe_key for entry in entries)
@@ -808,16 +831,21 @@ class EventStore:
 
     # --- sweeper: intake shards --------------------------------------------------------------------
 
-    def intake_checkpoints(self, lane: Lane) -> dict[str, IntakeCheckpoint]:
-        """How far the sweeper has checked each of the lane's intake shards (one read for all)."""
-        item = self._get(checkpoint_key(lane)) or {}
-        found: dict[str, IntakeCheckpoint] = {}
-        for name, value in item.items():
-            shard, _, part = name.rpartition(_CHECKPOINT_DUE_SUFFIX)
-            if shard and not part:
-                pk = item.get(f"{shard}{_CHECKPOINT_PK_SUFFIX}", {}).get("S")
-                found[shard] = IntakeCheckpoint(due_at_ms=int(value["N"]), dedupe_key=pk)
-        return found
+    def sweep_positions(self) -> SweepPositions:
+        """Every lane's watermark and intake checkpoints, in one consistent read of their items."""
+        keys = [key for lane in Lane for key in (watermark_key(lane), checkpoint_key(lane))]
+        request = {self._table: {"Keys": [_key(key) for key in keys], "ConsistentRead": True}}
+        items: dict[str, dict[str, Any]] = {}
+        while request:
+            response = self._call("batch_get_item", RequestItems=request)
+            items.update({item[A.PK]["S"]: item for item in response.get("Responses", {}).get(self._table, [])})
+            request = response.get("UnprocessedKeys") or {}
+        positions = SweepPositions()
+        for lane in Lane:
+            watermark = items.get(watermark_key(lane), {})
+            positions.watermarks[lane] = int(watermark[A.WATERMARK]["N"]) if A.WATERMARK in watermark else 0
+            positions.checkpoints[lane] = _checkpoints(items.get(checkpoint_key(lane), {}))
+        return positions
 
     def query_intake(
         self, shard: str, after: IntakeCheckpoint, up_to_ms: int, limit: int

@@ -53,17 +53,17 @@ def sweep(store: EventStore, alerts: AlertPublisher, settings: SweeperSettings, 
     grace_ms = settings.pending_grace_seconds * 1000
     next_due = now_ms + grace_ms
     # Watermarks before probes: a probe written by this run says nothing until a lane has read it.
-    watermarks = {lane: store.watermark(lane) for lane in Lane}
+    positions = store.sweep_positions()
+    watermarks = positions.watermarks
     report.lanes_caught_up_to_ms = min(watermarks.values())
     for lane in Lane:
         store.write_probe(lane, now_ms)
     for lane in Lane:  # interactive first: when the budget runs short, what someone waits for goes first
         # A PENDING event is due at (record written + grace): held unless written before its lane's watermark.
         pending_bound = watermarks[lane] + grace_ms
-        checkpoints = store.intake_checkpoints(lane)
         for intake in intake_shards(lane, settings.sweep_shards):
             if budget > 0:
-                checked = checkpoints.get(intake, IntakeCheckpoint())
+                checked = positions.checkpoints[lane].get(intake, IntakeCheckpoint())
                 up_to = min(now_ms, pending_bound - 1)
                 budget = _check_intake(store, lane, intake, checked, up_to, budget, now_ms, next_due, report)
         for shard in sweep_shards(lane, settings.sweep_shards):

@@ -272,11 +272,11 @@ def events(
     """
     from rich.console import Console
 
-    from spillway_cli.operations import event_store
     from spillway_cli.render import events_table, summary_json
+    from spillway_cli.status import target_store
 
     flt = build_filter(status or EventStatus.FAILED.value, event_types, workspace, since, until)
-    store = event_store(target)
+    store = target_store(target)
     start: dict[str, Any] | None = json.loads(cursor) if cursor else None
     total = 0
     while True:
@@ -332,8 +332,9 @@ def replay(
       spillway replay --status FAILED --since 2h --rate 10
       spillway replay --status SUCCEEDED --include-succeeded --since 10m --dry-run
     """
-    from spillway_cli.operations import RateLimit, all_events, event_store
+    from spillway_cli.operations import RateLimit, all_events
     from spillway_cli.operations import replay as run_replay
+    from spillway_cli.status import target_store
 
     filtered = any([status, event_types, workspace, since, until])
     if dedupe_keys and filtered:
@@ -348,7 +349,7 @@ def replay(
     keys = list(dedupe_keys)
     if not keys:
         flt = build_filter(status or EventStatus.FAILED.value, event_types, workspace, since, until)
-        keys = [e.dedupe_key for e in all_events(event_store(target), flt, limit)]  # a snapshot, then replay
+        keys = [e.dedupe_key for e in all_events(target_store(target), flt, limit)]  # a snapshot, then replay
     if len(keys) > 100 and not dry_run and not yes:
         click.confirm(f"replay {len(keys)} events?", abort=True)
     summary = run_replay(target, keys, include_succeeded=include_succeeded, dry_run=dry_run, rate=rate_limit)

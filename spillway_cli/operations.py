@@ -33,7 +33,8 @@ REPLAY_MIN_REMAINING_MS = 86_400_000  # a replayed event's retention left: its r
 
 
 def event_store(target: Target) -> EventStore:
-    return target_store(target)
+    """The target's event store for reads and writes by key (inspect, replay, the DLQ's events)."""
+    return EventStore(target.client("dynamodb"), target.events_table)
 
 
 def all_events(store: EventStore, flt: EventFilter, limit: int | None, page_size: int = 100) -> Iterator[EventSummary]:
@@ -358,7 +359,7 @@ def status_report(target: Target, since_s: float, now_s: float | None = None) ->
     from spillway_cli.deployed import processor_mappings
 
     now_s = time.time() if now_s is None else now_s
-    store = event_store(target)
+    store = target_store(target)
     # Terminal successes pile up for the whole retention: those are counted over the window only.
     windowed = {EventStatus.SUCCEEDED, EventStatus.IGNORED}
     by_type = {

@@ -724,7 +724,7 @@ class EventStore:
         for lane in Lane:
             checkpoints = positions.checkpoints[lane]
             for shard in intake_shards(lane, self._intake_shards):
-                entries, _ = self.query_intake(shard, checkpoints.get(shard, IntakeCheckpoint()), 2**62, 2**31)
+                entries = self.query_intake(shard, checkpoints.get(shard, IntakeCheckpoint()), 2**62, 2**31)
                 begun = self.begun(entry.dedupe_key for entry in entries)
                 keys += [entry.dedupe_key for entry in entries if entry.dedupe_key not in begun]
         return keys
@@ -847,44 +847,54 @@ class EventStore:
             positions.checkpoints[lane] = _checkpoints(items.get(checkpoint_key(lane), {}))
         return positions
 
-    def query_intake(
-        self, shard: str, after: IntakeCheckpoint, up_to_ms: int, limit: int
-    ) -> tuple[list[IntakeEntry], bool]:
-        """Up to ``limit`` entries of an intake shard past ``after`` and due at or before ``up_to_ms``,
-        in index order, and whether that was all of them."""
-        kwargs: dict[str, Any] = {}
+    def _query_intake(self, shard: str, after: IntakeCheckpoint, up_to_ms: int, **kwargs: Any) -> dict[str, Any] | None:
+        """One page of an intake shard's entries past ``after`` and due at or before ``up_to_ms``, in
+        index order; None when there can be none."""
         low = after.due_at_ms
         if after.dedupe_key is not None:  # resume exactly after the last entry checked
-            kwargs["ExclusiveStartKey"] = {
-                A.SWEEP_SHARD: {"S": shard},
-                A.DUE_AT: {"N": str(after.due_at_ms)},
-                A.PK: {"S": after.dedupe_key},
-            }
+            kwargs.setdefault(
+                "ExclusiveStartKey",
+                {A.SWEEP_SHARD: {"S": shard}, A.DUE_AT: {"N": str(low)}, A.PK: {"S": after.dedupe_key}},
+            )
         else:
             low += 1
-        entries: list[IntakeEntry] = []
         if low > up_to_ms:
-            return entries, True
+            return None
+        return self._call(
+            "query",
+            TableName=self._table,
+            IndexName=SWEEP_INDEX,
+            KeyConditionExpression="#shard = :shard AND #due BETWEEN :low AND :high",
+            ExpressionAttributeNames={"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
+            ExpressionAttributeValues={":shard": {"S": shard}, ":low": {"N": str(low)}, ":high": {"N": str(up_to_ms)}},
+            **kwargs,
+        )
+
+    def query_intake(self, shard: str, after: IntakeCheckpoint, up_to_ms: int, limit: int) -> list[IntakeEntry]:
+        """Up to ``limit`` entries of an intake shard past ``after`` and due at or before ``up_to_ms``."""
+        entries: list[IntakeEntry] = []
+        kwargs: dict[str, Any] = {}
         while len(entries) < limit:
-            response = self._call(
-                "query",
-                TableName=self._table,
-                IndexName=SWEEP_INDEX,
-                KeyConditionExpression="#shard = :shard AND #due BETWEEN :low AND :high",
-                ExpressionAttributeNames={"#shard": A.SWEEP_SHARD, "#due": A.DUE_AT},
-                ExpressionAttributeValues={
-                    ":shard": {"S": shard},
-                    ":low": {"N": str(low)},
-                    ":high": {"N": str(up_to_ms)},
-                },
-                Limit=limit - len(entries),
-                **kwargs,
-            )
+            response = self._query_intake(shard, after, up_to_ms, Limit=limit - len(entries), **kwargs)
+            if response is None:
+                break
             entries += [IntakeEntry(item[A.PK]["S"], int(item[A.DUE_AT]["N"])) for item in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
-                return entries, True
+                break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return entries, False
+        return entries
+
+    def count_intake(self, shard: str, after: IntakeCheckpoint, up_to_ms: int) -> int:
+        """How many entries of an intake shard are past ``after`` and due (a COUNT query)."""
+        total, kwargs = 0, dict[str, Any]()
+        while True:
+            response = self._query_intake(shard, after, up_to_ms, Select="COUNT", **kwargs)
+            if response is None:
+                return total
+            total += int(response["Count"])
+            if "LastEvaluatedKey" not in response:
+                return total
+            kwargs = {"ExclusiveStartKey": response["LastEvaluatedKey"]}
 
     def begun(self, dedupe_keys: Iterable[str]) -> set[str]:
         """Which of these events have a lifecycle item (their processing began). Eventually consistent

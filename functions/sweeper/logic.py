@@ -61,11 +61,13 @@ def sweep(store: EventStore, alerts: AlertPublisher, settings: SweeperSettings, 
     for lane in Lane:  # interactive first: when the budget runs short, what someone waits for goes first
         # A PENDING event is due at (record written + grace): held unless written before its lane's watermark.
         pending_bound = watermarks[lane] + grace_ms
+        up_to = min(now_ms, pending_bound - 1)  # an event record is due at (written + grace), like PENDING
         for intake in intake_shards(lane, settings.sweep_shards):
+            checked = positions.checkpoints[lane].get(intake, IntakeCheckpoint())
             if budget > 0:
-                checked = positions.checkpoints[lane].get(intake, IntakeCheckpoint())
-                up_to = min(now_ms, pending_bound - 1)
-                budget = _check_intake(store, lane, intake, checked, up_to, budget, now_ms, next_due, report)
+                budget, checked = _check_intake(store, lane, intake, checked, up_to, budget, now_ms, next_due, report)
+            if budget <= 0:  # out of budget: what this shard still holds is for the next run
+                report.remaining_due += store.count_intake(intake, checked, up_to)
         for shard in sweep_shards(lane, settings.sweep_shards):
             if budget > 0:
                 for due in store.query_due(SWEEP_INDEX, shard, now_ms, budget, pending_bound):
@@ -109,10 +111,10 @@ def _check_intake(
     now_ms: int,
     next_due: int,
     report: SweepReport,
-) -> int:
+) -> tuple[int, IntakeCheckpoint]:
     """Gives every due event record of an intake shard that has no lifecycle item one, as PENDING, and
-    moves the shard's checkpoint to the last entry checked. Returns the budget left."""
-    entries, complete = store.query_intake(shard, checkpoint, up_to_ms, budget)
+    moves the shard's checkpoint to the last entry checked. Returns the budget left and the checkpoint."""
+    entries = store.query_intake(shard, checkpoint, up_to_ms, budget)
     begun = store.begun(entry.dedupe_key for entry in entries)
     for entry in entries:
         if entry.dedupe_key in begun:
@@ -123,8 +125,8 @@ def _check_intake(
             report.woken["PENDING"] += 1
         else:
             report.lost_races += 1  # a processor claimed it meanwhile (or its record expired)
-    if entries:  # with none checked, the checkpoint stays where it is, and no write is made
-        store.advance_intake_checkpoint(lane, shard, entries[-1])
-    if not complete:
-        report.remaining_due += 1  # at least one more entry: the next run goes on from the checkpoint
-    return budget - len(entries)
+    if not entries:  # with none checked, the checkpoint stays where it is, and no write is made
+        return budget, checkpoint
+    last = entries[-1]
+    store.advance_intake_checkpoint(lane, shard, last)
+    return budget - len(entries), IntakeCheckpoint(last.due_at_ms, last.dedupe_key)

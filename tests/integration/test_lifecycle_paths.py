@@ -10,14 +10,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from processor.logic import process_event
-from spillway_core.alerts import AlertPublisher
+from processor.logic import process_event, process_record
+from spillway_core.alerts import AlertPublisher, inspect_command
 from spillway_core.errors import StoreUnavailable
-from spillway_core.lanes import Lane
+from spillway_core.event_store import EventFilter
+from spillway_core.lanes import Lane, probe_key
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventStatus
 from sweeper.logic import sweep
-from tests.support.faults import FaultPlan, FaultyClient
+from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.interleave import RecordingSns, World, scripted
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
@@ -25,6 +26,8 @@ from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
 
 # A sweep starts by reading each lane's watermark and writing its probe: one AWS call each.
 LANE_CALLS = 2 * len(Lane)
+# What a retry records when every domain write of the event fails (FaultPlan.persistent_for).
+OUTAGE = "transact: InternalServerError"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +102,10 @@ def test_a_persistent_failure_gets_exactly_max_attempts_then_fails_with_its_erro
         if attempt < max_attempts:
             assert item["status"]["S"] == EventStatus.RETRY_WAIT
             due = int(item["dueAt"]["N"])
+            [waiting], _ = world.deps.events.list_events(EventFilter(status=EventStatus.RETRY_WAIT), limit=5)
+            assert (waiting.error_class, waiting.attempts) == ("RetryableProcessingError", attempt)
+            assert item["lastError"]["S"] == OUTAGE
+            assert waiting.updated_at_ms < due  # it waits out a backoff after the failed attempt
             assert world.sweep_at(due).woken == {"RETRY_WAIT": 1}  # its backoff is over: back to PENDING
 
     assert outcomes == ["retry"] * (max_attempts - 1) + ["failed"]
@@ -106,6 +113,8 @@ def test_a_persistent_failure_gets_exactly_max_attempts_then_fails_with_its_erro
     assert max_attempts == 8
     assert (item["status"]["S"], item["attempts"]["N"]) == ("FAILED", "8")
     assert item["errorClass"]["S"] == "RetryableProcessingError"
+    failed = world.deps.events.failed_event(key)
+    assert failed is not None and (failed.error_class, failed.message) == ("RetryableProcessingError", OUTAGE)
     [alert] = [json.loads(m["Message"]) for m in world.sns.published]
     assert (alert["dedupe_key"], alert["attempts"], alert["error_class"]) == (key, 8, "RetryableProcessingError")
 
@@ -123,6 +132,8 @@ def test_an_event_that_keeps_killing_its_processor_fails_once_its_attempts_are_u
     item = world.item(key)
     assert (item["status"]["S"], item["attempts"]["N"], item["errorClass"]["S"]) == ("FAILED", "9", "AttemptsExhausted")
     assert world.pipeline.domain_state() == {}  # the effect never ran
+    failed = world.deps.events.failed_event(key)
+    assert failed is not None and failed.message == "attempts exhausted without an outcome"
     assert world.alerted_keys() == [key]
 
 
@@ -262,3 +273,80 @@ def test_a_sweep_out_of_budget_counts_what_it_left(dynamodb: Any) -> None:
     assert (sum(report.woken.values()), report.remaining_due, report.budget_exhausted) == (2, 1, True)
     assert world.sweep_at(grace_over + 1).woken == {"PENDING": 1}
     assert {world.item(key)["status"]["S"] for key in keys} == {"PENDING"}
+
+
+def test_a_lane_probe_moves_only_its_own_lanes_watermark(dynamodb: Any) -> None:
+    """The sweeper's probe reaching a lane's processor: the lane has read everything written before it."""
+    world = Lifecycle(dynamodb)
+    key = world.ingest("sent_a")
+    events = world.deps.events
+
+    assert process_record(probe_key(Lane.BULK), 1_795_000_123_456, "bulk-reader", world.deps) == "probe"
+    assert (events.watermark(Lane.BULK), events.watermark(Lane.INTERACTIVE)) == (1_795_000_123_456, 0)
+    # A probe record without its time moves nothing; an event's record runs the event.
+    assert process_record(probe_key(Lane.INTERACTIVE), None, "interactive-reader", world.deps) == "probe"
+    assert events.watermark(Lane.INTERACTIVE) == 0
+    assert process_record(key, None, "bulk-reader", world.deps) == "succeeded"
+
+
+def test_a_failure_is_alerted_once_with_the_events_own_metadata(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("replied")
+    world.poison(key)
+
+    assert process_event(key, "worker", world.deps) == "failed"
+
+    [alert] = [json.loads(m["Message"]) for m in world.sns.published]
+    assert alert == {
+        "kind": "event_failed",
+        "dedupe_key": key,
+        "provider": "emailbison",
+        "event_type": "LEAD_REPLIED",
+        "attempts": 1,
+        "error_class": "PermanentProcessingError",
+        "message": "cannot plan the effect: ValidationError",
+        "inspect_command": inspect_command(key),
+    }
+    failed = world.deps.events.failed_event(key)
+    assert failed is not None
+    assert (failed.error_class, failed.message, failed.attempts) == (alert["error_class"], alert["message"], 1)
+    # The alert is settled: no later sweep publishes it again.
+    assert world.sweep_at(world.clock + 3_600_000).alerts_resent == 0
+    assert len(world.sns.published) == 1
+
+
+def test_a_processor_that_dies_mid_effect_holds_the_event_for_exactly_its_lease(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("replied")
+    # The processor dies as it is about to write the effect: its claim, its snapshot read, then this.
+    dying = processor_deps(FaultyClient(dynamodb, FaultPlan(at={3: "killed_before"})), world.alerts, world.now, seed=3)
+    claimed_at = world.clock + 1  # the claim is the processor's first reading of the clock
+    lease_ms = world.deps.settings.lease_seconds * 1000
+
+    with pytest.raises(Killed):
+        process_event(key, "dying", dying)
+
+    assert sum(world.sweep_at(claimed_at + lease_ms - 1).woken.values()) == 0  # still its lease
+    assert world.sweep_at(claimed_at + lease_ms).woken == {"RUNNING": 1}
+    assert process_event(key, "next", world.deps) == "succeeded"  # the wake's record: the effect runs now
+
+
+def test_a_crash_between_the_effect_and_its_outcome_succeeds_on_redelivery_without_a_second_effect(
+    dynamodb: Any,
+) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("sent_a")
+    # Claim, snapshot read, effect write, then the processor dies before it records SUCCEEDED.
+    dying = processor_deps(FaultyClient(dynamodb, FaultPlan(at={4: "killed_before"})), world.alerts, world.now, seed=3)
+    with pytest.raises(Killed):
+        process_event(key, "dying", dying)
+    effect = world.pipeline.domain_state()
+    assert effect != {}
+
+    assert world.sweep_at(world.clock + world.deps.settings.lease_seconds * 1000).woken == {"RUNNING": 1}
+    assert process_event(key, "redelivered", world.deps) == "succeeded_already_applied"
+
+    assert world.pipeline.domain_state() == effect
+    [done], _ = world.deps.events.list_events(EventFilter(status=EventStatus.SUCCEEDED), limit=5)
+    assert (done.dedupe_key, done.attempts) == (key, 2)
+    assert done.updated_at_ms == world.clock  # recorded at the time of its outcome

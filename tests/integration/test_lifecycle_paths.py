@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventStatus
 from sweeper.logic import sweep
 from tests.support.faults import FaultPlan, FaultyClient, Killed
-from tests.support.interleave import RecordingSns, World, scripted
+from tests.support.interleave import RecordingSns, World, scripted, sequential
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
 from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
@@ -350,3 +351,60 @@ def test_a_crash_between_the_effect_and_its_outcome_succeeds_on_redelivery_witho
     [done], _ = world.deps.events.list_events(EventFilter(status=EventStatus.SUCCEEDED), limit=5)
     assert (done.dedupe_key, done.attempts) == (key, 2)
     assert done.updated_at_ms == world.clock  # recorded at the time of its outcome
+
+
+def without_lead(name: str) -> dict[str, Any]:
+    payload = copy.deepcopy(EVENTS[name])
+    payload["data"]["lead"] = None
+    return payload
+
+
+def test_a_stalled_worker_whose_event_another_worker_applied_writes_no_second_effect(dynamodb: Any) -> None:
+    """One schedule of the lease race, pinned: w1 reads the snapshot and stalls past its lease, w2 runs
+    the event to its end, then w1 writes. An open without a lead: only the effect marker guards it."""
+
+    def actors(world: World) -> list[Any]:
+        key = world.ingest(without_lead("open_a1"))
+        return [
+            world.worker("w1", key),
+            world.sweeper("sweeper", after_ms=world.deps.settings.lease_seconds * 1000 + 1),
+            world.worker("w2", key, ready=world.when_pending_again(key)),
+        ]
+
+    reference = World(dynamodb)
+    expected = reference.run(actors(reference), sequential).domain
+    world = World(dynamodb)
+    sweeper_releases = ["sweeper"] * (1 + LANE_CALLS + len(Lane) + 1)  # wait, lanes, a query per lane, release
+    outcome = world.run(actors(world), scripted("w1", "w1", *sweeper_releases, *["w2"] * 4, "w1"))
+
+    last_of_w2 = max(n for n, step in enumerate(outcome.trace) if step.startswith("w2:"))
+    assert outcome.trace.index("w1:transact_write_items") > last_of_w2, outcome.trace
+    assert outcome.results == {
+        "w1": "succeeded_already_applied",
+        "sweeper": outcome.results["sweeper"],
+        "w2": "succeeded",
+    }
+    assert outcome.domain == expected  # the open counted once
+    assert outcome.violations == []
+
+
+def test_two_events_of_one_lead_that_read_it_before_either_wrote_both_count(dynamodb: Any) -> None:
+    """One schedule of the lead race, pinned: both read the lead, the reply writes first, and the open's
+    write is refused by the lead's version; the open reads the new lead and folds again."""
+
+    def actors(world: World) -> list[Any]:
+        world.process_quietly(world.ingest(EVENTS["sent_a"]))
+        replied, opened = world.ingest(EVENTS["replied"]), world.ingest(EVENTS["open_a1"])
+        return [world.worker("w-replied", replied), world.worker("w-opened", opened)]
+
+    reference = World(dynamodb)
+    expected = reference.run(actors(reference), sequential).domain
+    world = World(dynamodb)
+    outcome = world.run(
+        actors(world), scripted("w-replied", "w-replied", "w-opened", "w-opened", "w-replied", "w-opened")
+    )
+
+    assert outcome.trace.count("w-opened:batch_get_item") == 2  # refused once, then folded again
+    assert outcome.results == {"w-replied": "succeeded", "w-opened": "succeeded"}
+    assert outcome.domain == expected  # neither update lost
+    assert outcome.violations == []

@@ -351,6 +351,7 @@ def test_a_crash_between_the_effect_and_its_outcome_succeeds_on_redelivery_witho
     [done], _ = world.deps.events.list_events(EventFilter(status=EventStatus.SUCCEEDED), limit=5)
     assert (done.dedupe_key, done.attempts) == (key, 2)
     assert done.updated_at_ms == world.clock  # recorded at the time of its outcome
+    assert process_event(key, "late", world.deps) == "skipped"  # a stream retry of a finished event
 
 
 def without_lead(name: str) -> dict[str, Any]:

@@ -40,9 +40,11 @@ class ScriptedDomain:
             raise outcome
 
 
-def claimed(name: str = "replied", normalised_json: str | None = None) -> ClaimedEvent:
+def claimed(name: str = "replied", normalised_json: str | None = None, timeless: bool = False) -> ClaimedEvent:
     document = EVENTS[name]
     event = normalise("emailbison", parse_payload(document))
+    if timeless:  # no time of its own: the effect is dated by when the event was received
+        event = event.model_copy(update={"sent_at": None, "campaign_event_at": None})
     return ClaimedEvent(
         dedupe_key=dedupe_key(event, document),
         provider="emailbison",
@@ -70,8 +72,8 @@ def expected_plan(event: ClaimedEvent) -> EffectPlan:
     return plan_effect(event.dedupe_key, stored, RECEIVED_AT_MS)
 
 
-def test_the_effect_is_written_once_with_the_events_plan_its_snapshot_and_the_time() -> None:
-    event = claimed()
+@pytest.mark.parametrize("event", [claimed(), claimed("sent_a", timeless=True)], ids=["reply", "timeless send"])
+def test_the_effect_is_written_once_with_the_events_plan_its_snapshot_and_the_time(event: ClaimedEvent) -> None:
     domain = ScriptedDomain(applies=[None])
 
     assert apply_effect(event, deps_over(domain)) is True

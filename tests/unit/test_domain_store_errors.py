@@ -23,7 +23,8 @@ EMPTY = Snapshot(applied=False, lead=None, message=None)
 
 
 def client_error(code: str, operation: str, **extra: Any) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "refused"}, **extra}, operation)  # type: ignore[arg-type]
+    response: Any = {"Error": {"Code": code, "Message": "refused"}, **extra}
+    return ClientError(response, operation)
 
 
 class ScriptedClient:

@@ -121,6 +121,14 @@ def test_two_events_about_one_reply_count_it_once_on_the_lead_of_its_workspace(a
     assert lead["inboundCount"]["N"] == "1"
     assert lead["workspaceId"]["S"] == "12"
     assert message["leadPk"] == lead["pk"]
+    # The reply as the first event wrote it, and what the second one added to it.
+    assert (message["direction"], message["kind"], message["replyId"]) == (
+        {"S": "INBOUND"},
+        {"S": "REPLY"},
+        {"S": "5001"},
+    )
+    assert message["interested"] == {"BOOL": True}
+    assert int(lead["createdAt"]["N"]) <= int(lead["updatedAt"]["N"])  # created by the first, kept by the second
 
 
 def test_event_without_lead_records_message_only(aws: Aws) -> None:

@@ -131,6 +131,16 @@ def test_two_events_about_one_reply_count_it_once_on_the_lead_of_its_workspace(a
     assert int(lead["createdAt"]["N"]) <= int(lead["updatedAt"]["N"])  # created by the first, kept by the second
 
 
+def test_a_campaign_first_seen_without_its_name_takes_the_name_a_later_event_gives(aws: Aws) -> None:
+    nameless = copy.deepcopy(EVENTS["open_a1"])
+    nameless["data"]["campaign"] = {"id": 311}
+    for payload in (nameless, EVENTS["sent_a"]):
+        process(record_for(aws, ingest_event(payload)))
+
+    [campaign] = domain_by_sk(aws)["CAMPAIGN"]
+    assert (campaign["campaignId"], campaign["name"]) == ({"S": "311"}, {"S": "Q4 SDR hiring"})
+
+
 def test_event_without_lead_records_message_only(aws: Aws) -> None:
     payload = load_fixture("email_sent.json")
     payload["data"]["lead"] = None

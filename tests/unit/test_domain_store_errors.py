@@ -83,6 +83,12 @@ def cancelled(*reasons: str) -> ClientError:
         ),
         (cancelled(), RetryableProcessingError, "transaction cancelled: []"),
         (
+            client_error("TransactionCanceledException", "TransactWriteItems", CancellationReasons=[{}, {}]),
+            RetryableProcessingError,
+            "transaction cancelled: ['None', 'None']",
+        ),
+        (ClientError({}, "TransactWriteItems"), RetryableProcessingError, "transact: "),
+        (
             client_error("InternalServerError", "TransactWriteItems"),
             RetryableProcessingError,
             "transact: InternalServerError",

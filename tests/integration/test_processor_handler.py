@@ -139,6 +139,8 @@ def test_a_campaign_first_seen_without_its_name_takes_the_name_a_later_event_giv
 
     [campaign] = domain_by_sk(aws)["CAMPAIGN"]
     assert (campaign["campaignId"], campaign["name"]) == ({"S": "311"}, {"S": "Q4 SDR hiring"})
+    [opens] = domain_by_sk(aws)["OPENS"]  # the open counted on its message
+    assert opens["openCount"] == {"N": "1"}
 
 
 def test_event_without_lead_records_message_only(aws: Aws) -> None:

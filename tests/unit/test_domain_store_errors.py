@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from spillway_core.domain import EffectPlan, plan_effect
-from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore, Snapshot
+from spillway_core.domain_store import MARKER_RETENTION_S, AlreadyApplied, ConcurrentChange, DomainStore, Snapshot
 from spillway_core.errors import RetryableProcessingError
 from spillway_core.keys import effect_marker_pk
 from spillway_core.payloads import dedupe_key, normalise, parse_payload
@@ -89,6 +89,11 @@ def cancelled(*reasons: str) -> ClientError:
         ),
         (ClientError({}, "TransactWriteItems"), RetryableProcessingError, "transact: "),
         (
+            client_error("TransactionCanceledException", "TransactWriteItems"),
+            RetryableProcessingError,
+            "transaction cancelled: []",
+        ),
+        (
             client_error("InternalServerError", "TransactWriteItems"),
             RetryableProcessingError,
             "transact: InternalServerError",
@@ -136,6 +141,9 @@ def test_a_refused_marker_alone_is_already_applied_or_retryable(
     [(name, call)] = client.calls
     assert (name, call["TableName"], call["ConditionExpression"]) == ("put_item", TABLE, "attribute_not_exists(pk)")
     assert call["Item"]["pk"] == {"S": effect_marker_pk(plan.dedupe_key)}
+    # Which event it marks, kept longer than the events table keeps the event.
+    assert call["Item"]["dedupeKey"] == {"S": plan.dedupe_key}
+    assert call["Item"]["expiresAt"] == {"N": str(NOW_MS // 1000 + MARKER_RETENTION_S)}
 
 
 @pytest.mark.parametrize(

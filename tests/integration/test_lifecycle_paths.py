@@ -409,3 +409,27 @@ def test_two_events_of_one_lead_that_read_it_before_either_wrote_both_count(dyna
     assert outcome.results == {"w-replied": "succeeded", "w-opened": "succeeded"}
     assert outcome.domain == expected  # neither update lost
     assert outcome.violations == []
+
+
+def test_two_events_of_one_message_that_read_it_before_either_wrote_both_count(dynamodb: Any) -> None:
+    """One schedule of the message race: an untracked reply created the message; the "interested"
+    event (no lead) and the reply itself both read it before either writes. Only the message's
+    version refuses the second write, so that it folds again and keeps the first's "interested"."""
+
+    def actors(world: World) -> list[Any]:
+        untracked = copy.deepcopy(EVENTS["untracked"])
+        untracked["data"]["reply"]["id"] = 5001  # the reply that the other two events are about
+        world.process_quietly(world.ingest(untracked))
+        interested, replied = world.ingest(without_lead("interested")), world.ingest(EVENTS["replied"])
+        return [world.worker("w-interested", interested), world.worker("w-replied", replied)]
+
+    reference = World(dynamodb)
+    expected = reference.run(actors(reference), sequential).domain
+    world = World(dynamodb)
+    steps = ("w-interested", "w-interested", "w-replied", "w-replied", "w-interested", "w-replied")
+    outcome = world.run(actors(world), scripted(*steps))
+
+    assert outcome.trace.count("w-replied:batch_get_item") == 2  # refused once, then folded again
+    assert outcome.results == {"w-interested": "succeeded", "w-replied": "succeeded"}
+    assert outcome.domain == expected  # neither update lost
+    assert outcome.violations == []

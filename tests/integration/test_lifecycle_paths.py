@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -10,24 +11,25 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from processor.logic import process_event
-from spillway_core.alerts import AlertPublisher
+from processor.logic import process_event, process_record
+from spillway_core.alerts import AlertPublisher, inspect_command
 from spillway_core.errors import StoreUnavailable
-from spillway_core.event_store import EventRecord
-from spillway_core.lanes import Lane
+from spillway_core.event_store import EventFilter, EventRecord
+from spillway_core.lanes import Lane, probe_key
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventStatus
 from sweeper.logic import sweep
-from tests.support.faults import FaultPlan, FaultyClient
-from tests.support.interleave import RecordingSns, World, scripted
+from tests.support.faults import FaultPlan, FaultyClient, Killed
+from tests.support.interleave import RecordingSns, World, scripted, sequential
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
 from tests.support.tables import EVENTS_TABLE_NAME, event_item, recreate_tables
 
-# A sweep starts by reading each lane's watermark and writing its probe: one AWS call each.
 # A sweep's steps before it repairs an interactive event: its intake and lifecycle queries (the reads
 # and writes of its own bookkeeping, watermarks, probes and checkpoints, are not scheduling points).
 QUERIES_BEFORE_REPAIR = 2
+# What a retry records when every domain write of the event fails (FaultPlan.persistent_for).
+OUTAGE = "transact: InternalServerError"
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +110,10 @@ def test_a_persistent_failure_gets_exactly_max_attempts_then_fails_with_its_erro
         if attempt < max_attempts:
             assert item["status"]["S"] == EventStatus.RETRY_WAIT
             due = int(item["dueAt"]["N"])
+            [waiting], _ = world.deps.events.list_events(EventFilter(status=EventStatus.RETRY_WAIT), limit=5)
+            assert (waiting.error_class, waiting.attempts) == ("RetryableProcessingError", attempt)
+            assert item["lastError"]["S"] == OUTAGE
+            assert waiting.updated_at_ms < due  # it waits out a backoff after the failed attempt
             assert world.sweep_at(due).woken == {"RETRY_WAIT": 1}  # its backoff is over: back to PENDING
 
     assert outcomes == ["retry"] * (max_attempts - 1) + ["failed"]
@@ -115,6 +121,8 @@ def test_a_persistent_failure_gets_exactly_max_attempts_then_fails_with_its_erro
     assert max_attempts == 8
     assert (item["status"]["S"], item["attempts"]["N"]) == ("FAILED", "8")
     assert item["errorClass"]["S"] == "RetryableProcessingError"
+    failed = world.deps.events.failed_event(key)
+    assert failed is not None and (failed.error_class, failed.message) == ("RetryableProcessingError", OUTAGE)
     [alert] = [json.loads(m["Message"]) for m in world.sns.published]
     assert (alert["dedupe_key"], alert["attempts"], alert["error_class"]) == (key, 8, "RetryableProcessingError")
 
@@ -132,6 +140,8 @@ def test_an_event_that_keeps_killing_its_processor_fails_once_its_attempts_are_u
     item = world.item(key)
     assert (item["status"]["S"], item["attempts"]["N"], item["errorClass"]["S"]) == ("FAILED", "9", "AttemptsExhausted")
     assert world.pipeline.domain_state() == {}  # the effect never ran
+    failed = world.deps.events.failed_event(key)
+    assert failed is not None and failed.message == "attempts exhausted without an outcome"
     assert world.alerted_keys() == [key]
 
 
@@ -272,3 +282,164 @@ def test_a_sweep_out_of_budget_counts_what_it_left(dynamodb: Any) -> None:
     assert (sum(report.woken.values()), report.remaining_due, report.budget_exhausted) == (2, 1, True)
     assert world.sweep_at(grace_over + 1).woken == {"PENDING": 1}
     assert {world.item(key)["status"]["S"] for key in keys} == {"PENDING"}
+
+
+def test_a_lane_probe_moves_only_its_own_lanes_watermark(dynamodb: Any) -> None:
+    """The sweeper's probe reaching a lane's processor: the lane has read everything written before it."""
+    world = Lifecycle(dynamodb)
+    key = world.ingest("sent_a")
+    events = world.deps.events
+
+    assert process_record(probe_key(Lane.BULK), 1_795_000_123_456, "bulk-reader", world.deps) == "probe"
+    assert (events.watermark(Lane.BULK), events.watermark(Lane.INTERACTIVE)) == (1_795_000_123_456, 0)
+    # A probe record without its time moves nothing; an event's record runs the event.
+    assert process_record(probe_key(Lane.INTERACTIVE), None, "interactive-reader", world.deps) == "probe"
+    assert events.watermark(Lane.INTERACTIVE) == 0
+    assert process_record(key, None, "bulk-reader", world.deps) == "succeeded"
+
+
+def test_a_failure_is_alerted_once_with_the_events_own_metadata(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("replied")
+    world.poison(key)
+
+    assert process_event(key, "worker", world.deps) == "failed"
+
+    [alert] = [json.loads(m["Message"]) for m in world.sns.published]
+    assert alert == {
+        "kind": "event_failed",
+        "dedupe_key": key,
+        "provider": "emailbison",
+        "event_type": "LEAD_REPLIED",
+        "attempts": 1,
+        "error_class": "PermanentProcessingError",
+        "message": "cannot plan the effect: ValidationError",
+        "inspect_command": inspect_command(key),
+    }
+    failed = world.deps.events.failed_event(key)
+    assert failed is not None
+    assert (failed.error_class, failed.message, failed.attempts) == (alert["error_class"], alert["message"], 1)
+    # The alert is settled: no later sweep publishes it again.
+    assert world.sweep_at(world.clock + 3_600_000).alerts_resent == 0
+    assert len(world.sns.published) == 1
+
+
+def test_a_processor_that_dies_mid_effect_holds_the_event_for_exactly_its_lease(dynamodb: Any) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("replied")
+    # The processor dies as it is about to write the effect: its claim, its snapshot read, then this.
+    dying = processor_deps(FaultyClient(dynamodb, FaultPlan(at={3: "killed_before"})), world.alerts, world.now, seed=3)
+    claimed_at = world.clock + 1  # the claim is the processor's first reading of the clock
+    lease_ms = world.deps.settings.lease_seconds * 1000
+
+    with pytest.raises(Killed):
+        process_event(key, "dying", dying)
+
+    assert sum(world.sweep_at(claimed_at + lease_ms - 1).woken.values()) == 0  # still its lease
+    assert world.sweep_at(claimed_at + lease_ms).woken == {"RUNNING": 1}
+    assert process_event(key, "next", world.deps) == "succeeded"  # the wake's record: the effect runs now
+
+
+def test_a_crash_between_the_effect_and_its_outcome_succeeds_on_redelivery_without_a_second_effect(
+    dynamodb: Any,
+) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("sent_a")
+    # Claim, snapshot read, effect write, then the processor dies before it records SUCCEEDED.
+    dying = processor_deps(FaultyClient(dynamodb, FaultPlan(at={4: "killed_before"})), world.alerts, world.now, seed=3)
+    with pytest.raises(Killed):  # the new event's stream record carries its record: no read first
+        process_event(key, "dying", dying, world.record(key))
+    effect = world.pipeline.domain_state()
+    assert effect != {}
+
+    assert world.sweep_at(world.clock + world.deps.settings.lease_seconds * 1000).woken == {"RUNNING": 1}
+    assert process_event(key, "redelivered", world.deps) == "succeeded_already_applied"
+
+    assert world.pipeline.domain_state() == effect
+    [done], _ = world.deps.events.list_events(EventFilter(status=EventStatus.SUCCEEDED), limit=5)
+    assert (done.dedupe_key, done.attempts) == (key, 2)
+    assert done.updated_at_ms == world.clock  # recorded at the time of its outcome
+    assert process_event(key, "late", world.deps) == "skipped"  # a stream retry of a finished event
+
+
+def without_lead(name: str) -> dict[str, Any]:
+    payload = copy.deepcopy(EVENTS[name])
+    payload["data"]["lead"] = None
+    return payload
+
+
+def test_a_stalled_worker_whose_event_another_worker_applied_writes_no_second_effect(dynamodb: Any) -> None:
+    """One schedule of the lease race, pinned: w1 reads the snapshot and stalls past its lease, w2 runs
+    the event to its end, then w1 writes. An open without a lead: only the effect marker guards it."""
+
+    def actors(world: World) -> list[Any]:
+        key = world.ingest(without_lead("open_a1"))
+        return [
+            world.worker("w1", key),
+            world.sweeper("sweeper", after_ms=world.deps.settings.lease_seconds * 1000 + 1),
+            world.worker("w2", key, ready=world.when_pending_again(key)),
+        ]
+
+    reference = World(dynamodb)
+    expected = reference.run(actors(reference), sequential).domain
+    world = World(dynamodb)
+    # The sweeper: wait, each lane's intake and lifecycle queries, the release. W2, woken: it reads the
+    # event record, claims, reads the snapshot, writes the effect, records the outcome.
+    sweeper_releases = ["sweeper"] * (1 + 2 * len(Lane) + 1)
+    outcome = world.run(actors(world), scripted("w1", "w1", *sweeper_releases, *["w2"] * 5, "w1"))
+
+    last_of_w2 = max(n for n, step in enumerate(outcome.trace) if step.startswith("w2:"))
+    assert outcome.trace.index("w1:transact_write_items") > last_of_w2, outcome.trace
+    assert outcome.results == {
+        "w1": "succeeded_already_applied",
+        "sweeper": outcome.results["sweeper"],
+        "w2": "succeeded",
+    }
+    assert outcome.domain == expected  # the open counted once
+    assert outcome.violations == []
+
+
+def test_two_events_of_one_lead_that_read_it_before_either_wrote_both_count(dynamodb: Any) -> None:
+    """One schedule of the lead race, pinned: both read the lead, the reply writes first, and the open's
+    write is refused by the lead's version; the open reads the new lead and folds again."""
+
+    def actors(world: World) -> list[Any]:
+        world.process_quietly(world.ingest(EVENTS["sent_a"]))
+        replied, opened = world.ingest(EVENTS["replied"]), world.ingest(EVENTS["open_a1"])
+        return [world.worker("w-replied", replied), world.worker("w-opened", opened)]
+
+    reference = World(dynamodb)
+    expected = reference.run(actors(reference), sequential).domain
+    world = World(dynamodb)
+    outcome = world.run(
+        actors(world), scripted("w-replied", "w-replied", "w-opened", "w-opened", "w-replied", "w-opened")
+    )
+
+    assert outcome.trace.count("w-opened:batch_get_item") == 2  # refused once, then folded again
+    assert outcome.results == {"w-replied": "succeeded", "w-opened": "succeeded"}
+    assert outcome.domain == expected  # neither update lost
+    assert outcome.violations == []
+
+
+def test_two_events_of_one_message_that_read_it_before_either_wrote_both_count(dynamodb: Any) -> None:
+    """One schedule of the message race: an untracked reply created the message; the "interested"
+    event (no lead) and the reply itself both read it before either writes. Only the message's
+    version refuses the second write, so that it folds again and keeps the first's "interested"."""
+
+    def actors(world: World) -> list[Any]:
+        untracked = copy.deepcopy(EVENTS["untracked"])
+        untracked["data"]["reply"]["id"] = 5001  # the reply that the other two events are about
+        world.process_quietly(world.ingest(untracked))
+        interested, replied = world.ingest(without_lead("interested")), world.ingest(EVENTS["replied"])
+        return [world.worker("w-interested", interested), world.worker("w-replied", replied)]
+
+    reference = World(dynamodb)
+    expected = reference.run(actors(reference), sequential).domain
+    world = World(dynamodb)
+    steps = ("w-interested", "w-interested", "w-replied", "w-replied", "w-interested", "w-replied")
+    outcome = world.run(actors(world), scripted(*steps))
+
+    assert outcome.trace.count("w-replied:batch_get_item") == 2  # refused once, then folded again
+    assert outcome.results == {"w-interested": "succeeded", "w-replied": "succeeded"}
+    assert outcome.domain == expected  # neither update lost
+    assert outcome.violations == []

@@ -14,6 +14,7 @@ from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
 from tests.support.keys import key_of
 from tests.support.lambda_events import FakeContext, api_request, stream_event, stream_record
+from tests.support.scenario import EVENTS
 
 KEY = key_of(load_fixture("email_sent.json"))
 
@@ -108,6 +109,38 @@ def test_two_emails_to_one_lead_count_twice_and_keep_the_latest_time(aws: Aws) -
     assert lead["outboundCount"]["N"] == "2"
     assert int(lead["lastOutboundAt"]["N"]) == 1795857247000  # 2026-11-28T09:14:07Z, the maximum
     assert len(domain_by_sk(aws)["FOLLOWUP#NO_RESPONSE"]) == 1
+
+
+def test_two_events_about_one_reply_count_it_once_on_the_lead_of_its_workspace(aws: Aws) -> None:
+    # A reply, then the "interested" event about that same reply: one inbound message.
+    for name in ("replied", "interested"):
+        process(record_for(aws, ingest_event(EVENTS[name])))
+
+    [message] = domain_by_sk(aws)["MESSAGE"]
+    [lead] = domain_by_sk(aws)["LEAD"]
+    assert lead["inboundCount"]["N"] == "1"
+    assert lead["workspaceId"]["S"] == "12"
+    assert message["leadPk"] == lead["pk"]
+    # The reply as the first event wrote it, and what the second one added to it.
+    assert (message["direction"], message["kind"], message["replyId"]) == (
+        {"S": "INBOUND"},
+        {"S": "REPLY"},
+        {"S": "5001"},
+    )
+    assert message["interested"] == {"BOOL": True}
+    assert int(lead["createdAt"]["N"]) <= int(lead["updatedAt"]["N"])  # created by the first, kept by the second
+
+
+def test_a_campaign_first_seen_without_its_name_takes_the_name_a_later_event_gives(aws: Aws) -> None:
+    nameless = copy.deepcopy(EVENTS["open_a1"])
+    nameless["data"]["campaign"] = {"id": 311}
+    for payload in (nameless, EVENTS["sent_a"]):
+        process(record_for(aws, ingest_event(payload)))
+
+    [campaign] = domain_by_sk(aws)["CAMPAIGN"]
+    assert (campaign["campaignId"], campaign["name"]) == ({"S": "311"}, {"S": "Q4 SDR hiring"})
+    [opens] = domain_by_sk(aws)["OPENS"]  # the open counted on its message
+    assert opens["openCount"] == {"N": "1"}
 
 
 def test_event_without_lead_records_message_only(aws: Aws) -> None:

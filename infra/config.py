@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from infra.lambda_asset import host_architecture, host_python_version
 from spillway_core.lanes import Lane
+from spillway_core.metrics import NAMESPACE
 
 CONTEXT_KEY = "spillway"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -201,7 +202,7 @@ PROCESSOR_HANDLER = "processor.handler.lambda_handler"
 SWEEPER_HANDLER = "sweeper.handler.lambda_handler"
 NOTIFIER_HANDLER = "notifier.handler.lambda_handler"
 
-METRICS_NAMESPACE = "Spillway"
+METRICS_NAMESPACE = NAMESPACE  # the name the CLI reads metrics under
 
 # Stack output names: the CLI reads these to find the deployed resources.
 OUTPUT_WEBHOOK_URL = "WebhookBaseUrl"

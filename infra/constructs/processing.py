@@ -19,6 +19,7 @@ from infra.constructs.function import SpillwayFunction
 from infra.constructs.nag import acknowledge
 from infra.constructs.stores import DomainTable, EventStoreTable
 from spillway_core.lanes import Lane, probe_key
+from spillway_core.metrics import Service
 from spillway_core.status import EventAttr, EventStatus
 
 
@@ -66,7 +67,7 @@ class LaneProcessor(Construct):
             config=config,
             code=code,
             handler=PROCESSOR_HANDLER,
-            service="spillway-processor",
+            service=Service.PROCESSOR,
             description=f"Spillway {lane.lane.value} processor: claims PENDING events and applies their effects once",
             timeout=Duration.seconds(config.processor_timeout_seconds),
             memory_size=512,

@@ -22,8 +22,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from notifier.digests import DIGEST_DUE, DigestStore
-from notifier.logic import NOT_CONFIGURED, Alert, is_slack_webhook_url, parse_alert, slack_message
+from notifier.logic import Alert, is_slack_webhook_url, parse_alert, slack_message
 from spillway_core.aws import client
+from spillway_core.environment import NOT_CONFIGURED
 from spillway_core.errors import StoreUnavailable
 from spillway_core.metrics import NAMESPACE, Metric, Service
 from spillway_core.settings import NotifierSettings

@@ -24,7 +24,6 @@ from spillway_core.alerts import inspect_command, replay_command
 from spillway_core.keys import is_valid_key
 
 MAX_EXAMPLES = 5
-NOT_CONFIGURED = "not-configured"
 # Block Kit limits: header text 150, section text 3,000, a field 2,000, 10 fields a section.
 HEADER_CHARS = 150
 SECTION_CHARS = 3000

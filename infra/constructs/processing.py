@@ -79,7 +79,6 @@ class LaneProcessor(Construct):
                 EnvVar.LEASE_SECONDS: str(config.lease_seconds),
                 EnvVar.BACKOFF_BASE_SECONDS: str(config.backoff_base_seconds),
                 EnvVar.BACKOFF_CAP_SECONDS: str(config.backoff_cap_seconds),
-                EnvVar.PENDING_GRACE_SECONDS: str(config.pending_grace_seconds),
                 EnvVar.ALERT_RETRY_SECONDS: str(config.alert_retry_seconds),
             },
         )

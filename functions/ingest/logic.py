@@ -45,16 +45,6 @@ def authenticate(request: WebhookRequest, bindings: dict[str, TokenBinding]) -> 
     return found if presented else None
 
 
-def is_authorised(request: WebhookRequest, token_sha256s: tuple[str, ...]) -> bool:
-    """Whether the token is one of the digests, whatever it is bound to (the benchmarks' baseline)."""
-    presented = request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY) or ""
-    digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
-    matched = False
-    for expected in token_sha256s:
-        matched |= hmac.compare_digest(digest, expected)
-    return matched and bool(presented)
-
-
 def _is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))

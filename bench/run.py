@@ -1,4 +1,6 @@
 """`make bench`: every benchmark, one report. Writes bench/results/{results.json,report.md,*.png}.
+`make bench ARGS=--quick` writes into bench/results/quick/ (git-ignored) instead, so a quick run never
+overwrites the committed full results.
 
 Absolute times on a shared 2-core machine are noisy; the figures that matter are ratios against a
 baseline measured in the same run (cold start vs the boto3 floor, warm CPU vs a minimal handler,
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,19 @@ import infra  # noqa: F401  (silences jsii's Node banner)
 from bench import burst, calls_and_cost, cold_start, lambda_cold_start, reply_under_burst, warm_cost
 
 RESULTS = Path(__file__).resolve().parent / "results"
+QUICK_RESULTS = RESULTS / "quick"  # git-ignored
+# Every module that writes result files, each into its own RESULTS folder.
+WRITERS = (calls_and_cost, lambda_cold_start, reply_under_burst)
+
+
+def write_results_into(directory: Path) -> None:
+    """Points every benchmark that writes files at ``directory`` (the runner passes it to its own writers)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    before = Path(calls_and_cost.RESULTS) / "cost_before.json"  # an input: the cost report compares with it
+    if before.exists() and directory != before.parent:
+        shutil.copyfile(before, directory / before.name)
+    for module in WRITERS:
+        module.RESULTS = directory
 
 
 def machine() -> dict[str, Any]:
@@ -27,7 +43,7 @@ def machine() -> dict[str, Any]:
             "system": platform.platform(), "date": time.strftime("%Y-%m-%d")}  # fmt: skip
 
 
-def plots(results: dict[str, Any]) -> list[str]:
+def plots(results: dict[str, Any], directory: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,7 +62,7 @@ def plots(results: dict[str, Any]) -> list[str]:
                  f"{side['injected_domain_write_latency_ms']:.0f} ms per domain write")  # fmt: skip
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "latency_side_by_side.png", dpi=110)
+    fig.savefig(directory / "latency_side_by_side.png", dpi=110)
     written.append("latency_side_by_side.png")
 
     per_second = results["burst"]["per_second"]
@@ -60,7 +76,7 @@ def plots(results: dict[str, Any]) -> list[str]:
     ax2.set_ylabel("requests answered")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "burst_latency.png", dpi=110)
+    fig.savefig(directory / "burst_latency.png", dpi=110)
     written.append("burst_latency.png")
     return written
 
@@ -127,10 +143,11 @@ def main() -> None:
                         help="only the reply-under-burst benchmark (its own files: bench/results/reply_under_burst.*)")  # fmt: skip
     args = parser.parse_args()
     quick = args.quick
+    directory = QUICK_RESULTS if quick else RESULTS
+    write_results_into(directory)
     if args.reply_under_burst:
         print(reply_under_burst.write(events=args.events or (500 if quick else 5000), grace_s=60))
         return
-    RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine()}
     print("cold start...", flush=True)
     results["cold_start"] = cold_start.measure(runs=9 if quick else 15)
@@ -149,10 +166,10 @@ def main() -> None:
         side_rate=60 if quick else 100,
         latency_ms=250,
     )
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
-    written = plots(results)
-    (RESULTS / "report.md").write_text(report(results))
-    print((RESULTS / "report.md").read_text())
+    (directory / "results.json").write_text(json.dumps(results, indent=2))
+    written = plots(results, directory)
+    (directory / "report.md").write_text(report(results))
+    print((directory / "report.md").read_text())
     print("wrote", ", ".join(["results.json", "report.md", *written]))
 
 

@@ -39,8 +39,13 @@ def write_results_into(directory: Path) -> None:
 def machine() -> dict[str, Any]:
     import os
 
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
-            "system": platform.platform(), "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "system": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def plots(results: dict[str, Any], directory: Path) -> list[str]:
@@ -57,9 +62,13 @@ def plots(results: dict[str, Any], directory: Path) -> list[str]:
         ax.plot(seconds, [p["p99"] for p in side[key]["per_second"]], label=f"{label} p99")
         ax.plot(seconds, [p["p50"] for p in side[key]["per_second"]], linestyle="--", label=f"{label} p50")
     ax.axhline(side["gateway_timeout_s"] * 1000, color="grey", linestyle=":", label="gateway timeout")
-    ax.set(xlabel="second of the run", ylabel="webhook latency (ms)", yscale="log",
-           title=f"{side['events']} webhooks at {side['offered_rate_per_second']}/s, "
-                 f"{side['injected_domain_write_latency_ms']:.0f} ms per domain write")  # fmt: skip
+    ax.set(
+        xlabel="second of the run",
+        ylabel="webhook latency (ms)",
+        yscale="log",
+        title=f"{side['events']} webhooks at {side['offered_rate_per_second']}/s, "
+        f"{side['injected_domain_write_latency_ms']:.0f} ms per domain write",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(directory / "latency_side_by_side.png", dpi=110)
@@ -71,8 +80,12 @@ def plots(results: dict[str, Any], directory: Path) -> list[str]:
     ax.plot([p["second"] for p in per_second], [p["p50"] for p in per_second], label="p50")
     ax2 = ax.twinx()
     ax2.bar([p["second"] for p in per_second], [p["requests"] for p in per_second], alpha=0.2, color="grey")
-    ax.set(xlabel="second of the burst", ylabel="ingest latency (ms)", yscale="log",
-           title=f"Burst of {results['burst']['events']} webhooks on the local emulator")  # fmt: skip
+    ax.set(
+        xlabel="second of the burst",
+        ylabel="ingest latency (ms)",
+        yscale="log",
+        title=f"Burst of {results['burst']['events']} webhooks on the local emulator",
+    )
     ax2.set_ylabel("requests answered")
     ax.legend()
     fig.tight_layout()
@@ -104,7 +117,9 @@ def report(results: dict[str, Any]) -> str:
         f"| burst: exactly-once differences | {len(b['exactly_once_differences'])} | | | 0 |",
         f"| processor drain rate (cap {p['effective_concurrency']}, batch {p['batch_size']}, {p['injected_latency_ms_per_event']:.0f} ms/event) | {p['achieved_events_per_second']} ev/s | bound: {p['bound_events_per_second']} ev/s | {p['ratio']} | ≥ 0.8 |",
         "",
-        "Top import costs of the ingest: " + ", ".join(f"{i['package']} {i['ms']} ms" for i in c["top_imports"][:6]) + ".",
+        "Top import costs of the ingest: "
+        + ", ".join(f"{i['package']} {i['ms']} ms" for i in c["top_imports"][:6])
+        + ".",
         "",
         f"Burst: {b['events']} webhooks at concurrency {b['concurrency']}, latency p50/p95/p99 "
         f"{b['latency_ms']['p50']}/{b['latency_ms']['p95']}/{b['latency_ms']['p99']} ms, sent in {b['send_seconds']} s, "
@@ -121,7 +136,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## Cost model per million webhooks",
         "",
-        "Calls per processed event by type: " + ", ".join(f"{t} {v['total']}" for t, v in k["calls_per_processed_event"].items()) + ".",
+        "Calls per processed event by type: "
+        + ", ".join(f"{t} {v['total']}" for t, v in k["calls_per_processed_event"].items())
+        + ".",
         f"Write and read units metered from the items written, real-sized payloads. Prices: {k['prices_as_of']}. "
         "Full table, before and after, in [cost.md](cost.md).",
         "",
@@ -130,7 +147,7 @@ def report(results: dict[str, Any]) -> str:
         *[f"| {name} | {row['wru']} | {row['rru']} | {row['usd_per_million']} |" for name, row in k["cost"].items()],
         "",
         "![burst](burst_latency.png)",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -139,8 +156,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--reply-under-burst", action="store_true",
-                        help="only the reply-under-burst benchmark (its own files: bench/results/reply_under_burst.*)")  # fmt: skip
+    parser.add_argument(
+        "--reply-under-burst",
+        action="store_true",
+        help="only the reply-under-burst benchmark (its own files: bench/results/reply_under_burst.*)",
+    )
     args = parser.parse_args()
     quick = args.quick
     directory = QUICK_RESULTS if quick else RESULTS

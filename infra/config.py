@@ -161,10 +161,20 @@ class SpillwayConfig(BaseModel):
     def lane(self, lane: Lane) -> LaneConfig:
         if lane is Lane.INTERACTIVE:
             # No batching window: a reply is handed over the moment it is read.
-            return LaneConfig(lane, self.interactive_concurrency, self.interactive_batch_size, 0,
-                              self.interactive_iterator_age_alarm_seconds)  # fmt: skip
-        return LaneConfig(lane, self.bulk_concurrency, self.bulk_batch_size, self.bulk_batching_window_seconds,
-                          self.iterator_age_alarm_seconds)  # fmt: skip
+            return LaneConfig(
+                lane,
+                self.interactive_concurrency,
+                self.interactive_batch_size,
+                0,
+                self.interactive_iterator_age_alarm_seconds,
+            )
+        return LaneConfig(
+            lane,
+            self.bulk_concurrency,
+            self.bulk_batch_size,
+            self.bulk_batching_window_seconds,
+            self.iterator_age_alarm_seconds,
+        )
 
     @property
     def asset_architecture(self) -> str:

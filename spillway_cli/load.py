@@ -252,9 +252,14 @@ class BurstReport:
 
 
 def send_burst(
-    url: str, token: str, planned: list[PlannedRequest], concurrency: int, rate: float | None = None,
-    timeout_s: float = 30.0, progress: bool = True,
-) -> BurstReport:  # fmt: skip
+    url: str,
+    token: str,
+    planned: list[PlannedRequest],
+    concurrency: int,
+    rate: float | None = None,
+    timeout_s: float = 30.0,
+    progress: bool = True,
+) -> BurstReport:
     parts = urllib.parse.urlsplit(url)
     path = parts.path + "?" + urllib.parse.urlencode({"token": token})
     bad_path = parts.path + "?token=not-the-token"
@@ -275,13 +280,17 @@ def send_burst(
         if interval:
             delay = start + index * interval - time.perf_counter()
             if delay > 0:
-                time.sleep(delay)  # pacing the offered load, not synchronising
+                time.sleep(delay)  # request n leaves at start + n x interval: the offered rate
         began = time.perf_counter()
         status, answer = 0, ""
         try:
             conn = connection()
-            conn.request("POST", bad_path if request.kind == "unauthenticated" else path, body=request.body,
-                         headers={"content-type": "application/json"})  # fmt: skip
+            conn.request(
+                "POST",
+                bad_path if request.kind == "unauthenticated" else path,
+                body=request.body,
+                headers={"content-type": "application/json"},
+            )
             response = conn.getresponse()
             status, answer = response.status, response.read().decode(errors="replace")[:200]
         except (OSError, http.client.HTTPException) as exc:

@@ -90,8 +90,9 @@ class Monitoring(Construct):
             sweeping.handler.function.metric_errors(period=FIVE_MINUTES),
             "The sweeper failed: stuck events are not being repaired.",
         )
-        self._alarm_at_least_one("NotifierErrors", notifier.handler.function.metric_errors(period=FIVE_MINUTES),
-            "The Slack notifier failed.")  # fmt: skip
+        self._alarm_at_least_one(
+            "NotifierErrors", notifier.handler.function.metric_errors(period=FIVE_MINUTES), "The Slack notifier failed."
+        )
 
         for lane, part in processing.lanes.items():
             function, settings = part.handler.function, part.lane

@@ -160,8 +160,15 @@ class Processing(Construct):
         construct_ids = {Lane.BULK: "Processor", Lane.INTERACTIVE: "InteractiveProcessor"}
         self.lanes = {
             lane: LaneProcessor(
-                self, construct_ids[lane], config=config, lane=config.lane(lane), code=code,
-                events=events, domain=domain, alerts=alerts, dlq=self.dlq,
+                self,
+                construct_ids[lane],
+                config=config,
+                lane=config.lane(lane),
+                code=code,
+                events=events,
+                domain=domain,
+                alerts=alerts,
+                dlq=self.dlq,
             )
             for lane in Lane
-        }  # fmt: skip
+        }

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Self
 
 from spillway_core import environment as env
@@ -36,17 +36,17 @@ def _parse(raw: str, kind: type[int] | type[float]) -> float:
     return int(whole)
 
 
-def _number(environ: Mapping[str, str], bound: Setting) -> Any:
-    raw = environ.get(bound.env)
+def _number(environ: Mapping[str, str], setting: Setting) -> Any:
+    raw = environ.get(setting.env)
     try:
-        value = bound.default if raw is None else _parse(raw.strip(), bound.kind)
+        value = setting.default if raw is None else _parse(raw.strip(), setting.kind)
     except (ValueError, OverflowError):
-        raise SettingsError(f"{bound.env} must be a{'n integer' if bound.kind is int else ' number'}") from None
+        raise SettingsError(f"{setting.env} must be a{'n integer' if setting.kind is int else ' number'}") from None
     # Written as "within" so that NaN, which compares false to everything, is out of bounds.
-    high_ok = bound.high is None or value <= bound.high
-    low_ok = bound.low is None or (value > bound.low if bound.exclusive_low else value >= bound.low)
+    high_ok = setting.high is None or value <= setting.high
+    low_ok = setting.low is None or (value > setting.low if setting.exclusive_low else value >= setting.low)
     if not (low_ok and high_ok):
-        raise SettingsError(f"{bound.env} is out of bounds")
+        raise SettingsError(f"{setting.env} is out of bounds")
     return value
 
 
@@ -125,10 +125,9 @@ def _required(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _numbers(environ: Mapping[str, str], settings: Mapping[str, Setting]) -> dict[str, Any]:
-    # Every function's AWS clients: explicit timeouts, bounded retries (AwsClientSettings' rules).
-    aws = {"aws_timeout_seconds": env.AWS_TIMEOUT, "aws_max_attempts": env.AWS_MAX_ATTEMPTS}
-    return {name: _number(environ, setting) for name, setting in {**aws, **settings}.items()}
+def _variable(setting: Setting) -> Any:
+    """A field read from ``setting``'s environment variable, with its default and bounds."""
+    return field(default=setting.default, metadata={"setting": setting})
 
 
 class _Copyable:
@@ -137,36 +136,37 @@ class _Copyable:
         return replace(self, **update)  # type: ignore[type-var]
 
 
-@dataclass(frozen=True)
-class IngestSettings(_Copyable):
+@dataclass(frozen=True, kw_only=True)
+class _ClientSettings(_Copyable):
+    """Every function's AWS clients: explicit timeouts, bounded retries (AwsClientSettings' rules)."""
+
+    aws_timeout_seconds: float = _variable(env.AWS_TIMEOUT)
+    aws_max_attempts: int = _variable(env.AWS_MAX_ATTEMPTS)
+
+    @classmethod
+    def _numbers(cls, environ: Mapping[str, str]) -> dict[str, Any]:
+        """Every field read from a variable, by name."""
+        return {f.name: _number(environ, f.metadata["setting"]) for f in fields(cls) if "setting" in f.metadata}
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestSettings(_ClientSettings):
     events_table: str
     token_bindings: dict[str, TokenBinding]
-    aws_timeout_seconds: float = env.AWS_TIMEOUT.default
-    aws_max_attempts: int = env.AWS_MAX_ATTEMPTS.default
-    max_body_bytes: int = env.MAX_BODY_BYTES.default
-    max_attempts: int = env.MAX_ATTEMPTS.default
-    retention_days: int = env.EVENT_RETENTION_DAYS.default
-    ignored_retention_days: int = env.IGNORED_RETENTION_DAYS.default
-    sweep_shards: int = env.SWEEP_SHARDS.default
-    pending_grace_seconds: int = env.PENDING_GRACE_SECONDS.default
-    retry_after_seconds: int = env.RETRY_AFTER_SECONDS.default
+    max_body_bytes: int = _variable(env.MAX_BODY_BYTES)
+    max_attempts: int = _variable(env.MAX_ATTEMPTS)
+    retention_days: int = _variable(env.EVENT_RETENTION_DAYS)
+    ignored_retention_days: int = _variable(env.IGNORED_RETENTION_DAYS)
+    sweep_shards: int = _variable(env.SWEEP_SHARDS)
+    pending_grace_seconds: int = _variable(env.PENDING_GRACE_SECONDS)
+    retry_after_seconds: int = _variable(env.RETRY_AFTER_SECONDS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
-        events_table = _required(environ, EnvVar.EVENTS_TABLE)
-        settings = {
-            "max_body_bytes": env.MAX_BODY_BYTES,
-            "max_attempts": env.MAX_ATTEMPTS,
-            "retention_days": env.EVENT_RETENTION_DAYS,
-            "ignored_retention_days": env.IGNORED_RETENTION_DAYS,
-            "sweep_shards": env.SWEEP_SHARDS,
-            "pending_grace_seconds": env.PENDING_GRACE_SECONDS,
-            "retry_after_seconds": env.RETRY_AFTER_SECONDS,
-        }
         return cls(
-            events_table=events_table,
+            events_table=_required(environ, EnvVar.EVENTS_TABLE),
             token_bindings=_bindings(environ.get(EnvVar.INGEST_TOKEN_BINDINGS)),
-            **_numbers(environ, settings),
+            **cls._numbers(environ),
         )
 
     @property
@@ -174,31 +174,22 @@ class IngestSettings(_Copyable):
         return tuple(self.token_bindings)
 
 
-@dataclass(frozen=True)
-class ProcessorSettings(_Copyable):
+@dataclass(frozen=True, kw_only=True)
+class ProcessorSettings(_ClientSettings):
     events_table: str
     domain_table: str
     alerts_topic_arn: str
-    aws_timeout_seconds: float = env.AWS_TIMEOUT.default
-    aws_max_attempts: int = env.AWS_MAX_ATTEMPTS.default
-    lease_seconds: int = env.LEASE_SECONDS.default
-    deadline_margin_seconds: float = env.DEADLINE_MARGIN_SECONDS.default
-    backoff_base_seconds: float = env.BACKOFF_BASE_SECONDS.default
-    backoff_cap_seconds: float = env.BACKOFF_CAP_SECONDS.default
-    alert_retry_seconds: int = env.ALERT_RETRY_SECONDS.default
+    lease_seconds: int = _variable(env.LEASE_SECONDS)
+    deadline_margin_seconds: float = _variable(env.DEADLINE_MARGIN_SECONDS)
+    backoff_base_seconds: float = _variable(env.BACKOFF_BASE_SECONDS)
+    backoff_cap_seconds: float = _variable(env.BACKOFF_CAP_SECONDS)
+    alert_retry_seconds: int = _variable(env.ALERT_RETRY_SECONDS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
-        settings = {
-            "lease_seconds": env.LEASE_SECONDS,
-            "deadline_margin_seconds": env.DEADLINE_MARGIN_SECONDS,
-            "backoff_base_seconds": env.BACKOFF_BASE_SECONDS,
-            "backoff_cap_seconds": env.BACKOFF_CAP_SECONDS,
-            "alert_retry_seconds": env.ALERT_RETRY_SECONDS,
-        }
         return cls(
             events_table=_required(environ, EnvVar.EVENTS_TABLE),
             domain_table=_required(environ, EnvVar.DOMAIN_TABLE),
             alerts_topic_arn=_required(environ, EnvVar.ALERTS_TOPIC_ARN),
-            **_numbers(environ, settings),
+            **cls._numbers(environ),
         )

@@ -15,8 +15,9 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 run: setup
 	.venv/bin/spillway local up $(ARGS)
 
+# Coverage is measured and reported (a terminal summary), not gated on a number.
 test: setup lint
-	.venv/bin/pytest
+	.venv/bin/pytest --cov --cov-report=term
 
 setup: .tools/.stamp .venv/.stamp .venv-emulator/.stamp node_modules/.stamp
 

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from typing import Any
 
+from spillway_core.metrics import Service
+
 FLOOR = """
 import time; t = time.perf_counter()
 import boto3
@@ -31,7 +33,7 @@ ENV = {
     "AWS_SECRET_ACCESS_KEY": "bench",
     "EVENTS_TABLE": "events",
     "INGEST_TOKEN_BINDINGS": '{"' + "a" * 64 + '": {"provider": "emailbison", "workspaces": ["12"]}}',
-    "POWERTOOLS_SERVICE_NAME": "spillway-ingest",
+    "POWERTOOLS_SERVICE_NAME": Service.INGEST,
 }
 
 

@@ -39,6 +39,7 @@ from infra.lambda_asset import (
     bytecode_interpreter,
     host_architecture,
 )
+from spillway_core.metrics import NAMESPACE
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = {"ingest": 1.25, "processor": 1.5}
@@ -128,7 +129,7 @@ def _environment() -> dict[str, str]:
         "INGEST_TOKEN_BINDINGS": json.dumps(
             {hashlib.sha256(_TOKEN.encode()).hexdigest(): {"provider": "emailbison", "workspaces": ["1"]}}
         ),
-        "POWERTOOLS_METRICS_NAMESPACE": "Spillway",
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
     }
 
 

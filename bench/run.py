@@ -1,4 +1,6 @@
 """`make bench`: every benchmark, one report. Writes bench/results/{results.json,report.md,*.png}.
+`make bench ARGS=--quick` writes into bench/results/quick/ (git-ignored) instead, so a quick run never
+overwrites the committed full results.
 
 Absolute times on a shared 2-core machine are noisy; the figures that matter are ratios against a
 baseline measured in the same run (cold start vs the boto3 floor, warm CPU vs a minimal handler,
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,16 +21,34 @@ import infra  # noqa: F401  (silences jsii's Node banner)
 from bench import burst, calls_and_cost, cold_start, lambda_cold_start, reply_under_burst, warm_cost
 
 RESULTS = Path(__file__).resolve().parent / "results"
+QUICK_RESULTS = RESULTS / "quick"  # git-ignored
+# Every module that writes result files, each into its own RESULTS folder.
+WRITERS = (calls_and_cost, lambda_cold_start, reply_under_burst)
+
+
+def write_results_into(directory: Path) -> None:
+    """Points every benchmark that writes files at ``directory`` (the runner passes it to its own writers)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    before = Path(calls_and_cost.RESULTS) / "cost_before.json"  # an input: the cost report compares with it
+    if before.exists() and directory != before.parent:
+        shutil.copyfile(before, directory / before.name)
+    for module in WRITERS:
+        module.RESULTS = directory
 
 
 def machine() -> dict[str, Any]:
     import os
 
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
-            "system": platform.platform(), "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "system": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
-def plots(results: dict[str, Any]) -> list[str]:
+def plots(results: dict[str, Any], directory: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,12 +62,16 @@ def plots(results: dict[str, Any]) -> list[str]:
         ax.plot(seconds, [p["p99"] for p in side[key]["per_second"]], label=f"{label} p99")
         ax.plot(seconds, [p["p50"] for p in side[key]["per_second"]], linestyle="--", label=f"{label} p50")
     ax.axhline(side["gateway_timeout_s"] * 1000, color="grey", linestyle=":", label="gateway timeout")
-    ax.set(xlabel="second of the run", ylabel="webhook latency (ms)", yscale="log",
-           title=f"{side['events']} webhooks at {side['offered_rate_per_second']}/s, "
-                 f"{side['injected_domain_write_latency_ms']:.0f} ms per domain write")  # fmt: skip
+    ax.set(
+        xlabel="second of the run",
+        ylabel="webhook latency (ms)",
+        yscale="log",
+        title=f"{side['events']} webhooks at {side['offered_rate_per_second']}/s, "
+        f"{side['injected_domain_write_latency_ms']:.0f} ms per domain write",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "latency_side_by_side.png", dpi=110)
+    fig.savefig(directory / "latency_side_by_side.png", dpi=110)
     written.append("latency_side_by_side.png")
 
     per_second = results["burst"]["per_second"]
@@ -55,12 +80,16 @@ def plots(results: dict[str, Any]) -> list[str]:
     ax.plot([p["second"] for p in per_second], [p["p50"] for p in per_second], label="p50")
     ax2 = ax.twinx()
     ax2.bar([p["second"] for p in per_second], [p["requests"] for p in per_second], alpha=0.2, color="grey")
-    ax.set(xlabel="second of the burst", ylabel="ingest latency (ms)", yscale="log",
-           title=f"Burst of {results['burst']['events']} webhooks on the local emulator")  # fmt: skip
+    ax.set(
+        xlabel="second of the burst",
+        ylabel="ingest latency (ms)",
+        yscale="log",
+        title=f"Burst of {results['burst']['events']} webhooks on the local emulator",
+    )
     ax2.set_ylabel("requests answered")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "burst_latency.png", dpi=110)
+    fig.savefig(directory / "burst_latency.png", dpi=110)
     written.append("burst_latency.png")
     return written
 
@@ -88,7 +117,9 @@ def report(results: dict[str, Any]) -> str:
         f"| burst: exactly-once differences | {len(b['exactly_once_differences'])} | | | 0 |",
         f"| processor drain rate (cap {p['effective_concurrency']}, batch {p['batch_size']}, {p['injected_latency_ms_per_event']:.0f} ms/event) | {p['achieved_events_per_second']} ev/s | bound: {p['bound_events_per_second']} ev/s | {p['ratio']} | ≥ 0.8 |",
         "",
-        "Top import costs of the ingest: " + ", ".join(f"{i['package']} {i['ms']} ms" for i in c["top_imports"][:6]) + ".",
+        "Top import costs of the ingest: "
+        + ", ".join(f"{i['package']} {i['ms']} ms" for i in c["top_imports"][:6])
+        + ".",
         "",
         f"Burst: {b['events']} webhooks at concurrency {b['concurrency']}, latency p50/p95/p99 "
         f"{b['latency_ms']['p50']}/{b['latency_ms']['p95']}/{b['latency_ms']['p99']} ms, sent in {b['send_seconds']} s, "
@@ -105,7 +136,9 @@ def report(results: dict[str, Any]) -> str:
         "",
         "## Cost model per million webhooks",
         "",
-        "Calls per processed event by type: " + ", ".join(f"{t} {v['total']}" for t, v in k["calls_per_processed_event"].items()) + ".",
+        "Calls per processed event by type: "
+        + ", ".join(f"{t} {v['total']}" for t, v in k["calls_per_processed_event"].items())
+        + ".",
         f"Write and read units metered from the items written, real-sized payloads. Prices: {k['prices_as_of']}. "
         "Full table, before and after, in [cost.md](cost.md).",
         "",
@@ -114,7 +147,7 @@ def report(results: dict[str, Any]) -> str:
         *[f"| {name} | {row['wru']} | {row['rru']} | {row['usd_per_million']} |" for name, row in k["cost"].items()],
         "",
         "![burst](burst_latency.png)",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -123,14 +156,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--reply-under-burst", action="store_true",
-                        help="only the reply-under-burst benchmark (its own files: bench/results/reply_under_burst.*)")  # fmt: skip
+    parser.add_argument(
+        "--reply-under-burst",
+        action="store_true",
+        help="only the reply-under-burst benchmark (its own files: bench/results/reply_under_burst.*)",
+    )
     args = parser.parse_args()
     quick = args.quick
+    directory = QUICK_RESULTS if quick else RESULTS
+    write_results_into(directory)
     if args.reply_under_burst:
         print(reply_under_burst.write(events=args.events or (500 if quick else 5000), grace_s=60))
         return
-    RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine()}
     print("cold start...", flush=True)
     results["cold_start"] = cold_start.measure(runs=9 if quick else 15)
@@ -149,10 +186,10 @@ def main() -> None:
         side_rate=60 if quick else 100,
         latency_ms=250,
     )
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
-    written = plots(results)
-    (RESULTS / "report.md").write_text(report(results))
-    print((RESULTS / "report.md").read_text())
+    (directory / "results.json").write_text(json.dumps(results, indent=2))
+    written = plots(results, directory)
+    (directory / "report.md").write_text(report(results))
+    print((directory / "report.md").read_text())
     print("wrote", ", ".join(["results.json", "report.md", *written]))
 
 

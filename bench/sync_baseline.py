@@ -4,13 +4,13 @@ the request, on an app server with a fixed worker pool behind a gateway timeout.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ingest.logic import is_authorised
 from spillway_core.domain import plan_effect
 from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore
 from spillway_core.http import WebhookRequest
@@ -26,7 +26,7 @@ class SyncWebhookServer:
     def __init__(self, dynamodb: Any, domain_table: str, token: str, workers: int = 8, gateway_timeout_s: float = 10):
         slots = threading.BoundedSemaphore(workers)
         store = DomainStore(dynamodb, domain_table)
-        digests = (hashlib.sha256(token.encode()).hexdigest(),)
+        digest = hashlib.sha256(token.encode()).hexdigest()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -62,7 +62,8 @@ class SyncWebhookServer:
             request = WebhookRequest(
                 route.rsplit("/", 1)[-1], {"content-type": "application/json"}, {"token": token}, body
             )
-            if not is_authorised(request, digests):
+            presented = hashlib.sha256(token.encode()).hexdigest()
+            if not token or not hmac.compare_digest(presented, digest):
                 return 401, {"error": "unauthorized"}
             try:
                 document = json.loads(body)

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.lambda_events import FakeContext, api_request, entry_point, load_fixture
+from infra.config import INGEST_HANDLER
 from spillway_cli.emulator import free_port
 from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json
 
@@ -24,8 +26,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _event(payload: dict[str, Any], n: int) -> dict[str, Any]:
-    from tests.support.lambda_events import api_request
-
     payload["data"]["scheduled_email"]["id"] = n
     return api_request(payload, token=TOKEN)
 
@@ -74,13 +74,10 @@ def _measure(port: int, requests: int, rounds: int) -> dict[str, Any]:
     import boto3
     from botocore.config import Config
 
-    import ingest.handler
-    from tests.conftest import load_fixture
-    from tests.support.lambda_events import FakeContext
-
     payload = load_fixture("email_sent.json")
     events = [_event(json.loads(json.dumps(payload)), n) for n in range(requests)]
     context = FakeContext()
+    ingest_handler = entry_point(INGEST_HANDLER)  # after the environment above: it is read at the first call
     minimal_client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 2}))
 
     def minimal(event: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +90,7 @@ def _measure(port: int, requests: int, rounds: int) -> dict[str, Any]:
         return {"statusCode": 200}
 
     def real(event: dict[str, Any]) -> dict[str, Any]:
-        return ingest.handler.lambda_handler(event, context)
+        return ingest_handler(event, context)
 
     def cpu_us_per_request(handler: Any) -> float:
         with stdout_to_devnull():  # the handler's log lines are written (as on Lambda), just not shown

@@ -1,6 +1,8 @@
-"""Names and defaults in one place. Values come from the ``spillway`` object in cdk.json's context:
-its top-level settings, then those of the selected stage (``spillway.stages.<stage>``), then any
-``-c spillway:<name>=<value>`` given on the command line. ``-c spillway:stage=<stage>`` selects the stage."""
+"""The stack's settings, validated and bounded. Values come from the ``spillway`` object in cdk.json's
+context (the one place they are written): its top-level settings, then those of the selected stage
+(``spillway.stages.<stage>``), then any ``-c spillway:<name>=<value>`` given on the command line.
+``-c spillway:stage=<stage>`` selects the stage. A setting the functions read has the bounds of its
+environment variable (``spillway_core.environment``, whose ``EnvVar`` names the stack sets)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra.lambda_asset import host_architecture, host_python_version
+from spillway_core import environment as env
+from spillway_core.environment import EnvVar, Setting  # noqa: F401 - EnvVar re-exported for the constructs
 from spillway_core.lanes import Lane
+from spillway_core.metrics import NAMESPACE
 
 CONTEXT_KEY = "spillway"
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -36,6 +41,11 @@ def stage_names(context: dict[str, Any] | None = None) -> list[str]:
 
 
 MAX_PARALLELIZATION_FACTOR = 10  # Lambda's limit for stream event sources
+
+
+def _setting(alias: str, variable: Setting) -> Any:
+    """A cdk.json setting the functions read: required (cdk.json has it), with its variable's bounds."""
+    return Field(alias=alias, gt=variable.gt, ge=variable.ge, le=variable.high)
 
 
 @dataclass(frozen=True)
@@ -69,54 +79,54 @@ class SpillwayConfig(BaseModel):
     stack_name: str = Field(alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
     # Production stages refuse DeleteTable on top of the tables' retain-on-delete policy.
     deletion_protection: bool = Field(alias="deletionProtection")
-    lambda_architecture: Literal["arm64", "x86_64"] = Field("arm64", alias="lambdaArchitecture")
-    lambda_python_version: str = Field("3.13", alias="lambdaPythonVersion")
-    log_retention_days: int = Field(30, alias="logRetentionDays")
+    lambda_architecture: Literal["arm64", "x86_64"] = Field(alias="lambdaArchitecture")
+    lambda_python_version: str = Field(alias="lambdaPythonVersion", pattern=r"^3\.[0-9]{1,2}$")
+    log_retention_days: int = Field(alias="logRetentionDays")
 
     # Ingest
-    max_body_bytes: int = Field(256 * 1024, alias="maxBodyBytes")
-    ingest_memory_mb: int = Field(512, alias="ingestMemoryMb")
-    api_throttle_rate: int = Field(1000, alias="apiThrottleRatePerSecond")
-    api_throttle_burst: int = Field(2000, alias="apiThrottleBurst")
+    max_body_bytes: int = _setting("maxBodyBytes", env.MAX_BODY_BYTES)
+    ingest_memory_mb: int = Field(alias="ingestMemoryMb", ge=128, le=10_240)  # Lambda's range
+    api_throttle_rate: int = Field(alias="apiThrottleRatePerSecond", ge=1)
+    api_throttle_burst: int = Field(alias="apiThrottleBurst", ge=1)
 
     # Events table and lifecycle
-    event_retention_days: int = Field(14, alias="eventRetentionDays")
-    sweep_shards: int = Field(16, alias="sweepShards")
-    max_attempts: int = Field(8, alias="maxAttempts")
-    pending_grace_seconds: int = Field(300, alias="pendingGraceSeconds")
-    lease_seconds: int = Field(45, alias="leaseSeconds")
+    event_retention_days: int = _setting("eventRetentionDays", env.EVENT_RETENTION_DAYS)
+    sweep_shards: int = _setting("sweepShards", env.SWEEP_SHARDS)
+    max_attempts: int = _setting("maxAttempts", env.MAX_ATTEMPTS)
+    pending_grace_seconds: int = _setting("pendingGraceSeconds", env.PENDING_GRACE_SECONDS)
+    lease_seconds: int = _setting("leaseSeconds", env.LEASE_SECONDS)
 
     # Processor lanes (spillway_core.lanes). A lane's concurrency is its one cap: the stack sets both
     # the reserved concurrency and the ParallelizationFactor to it, so min(reserved, shards x PF)
     # equals it on any stream, even a one-shard one. PF is at most 10, hence the upper bound.
-    bulk_concurrency: int = Field(4, alias="bulkConcurrency", ge=1, le=MAX_PARALLELIZATION_FACTOR)
-    bulk_batch_size: int = Field(10, alias="bulkBatchSize", ge=1, le=1000)
-    bulk_batching_window_seconds: int = Field(1, alias="bulkBatchingWindowSeconds", ge=0, le=300)
-    interactive_concurrency: int = Field(2, alias="interactiveConcurrency", ge=1, le=MAX_PARALLELIZATION_FACTOR)
-    interactive_batch_size: int = Field(100, alias="interactiveBatchSize", ge=1, le=1000)
-    processor_timeout_seconds: int = Field(30, alias="processorTimeoutSeconds")
-    stream_retry_attempts: int = Field(3, alias="streamRetryAttempts")
-    backoff_base_seconds: float = Field(2.0, alias="backoffBaseSeconds")
-    backoff_cap_seconds: float = Field(900.0, alias="backoffCapSeconds")
+    bulk_concurrency: int = Field(alias="bulkConcurrency", ge=1, le=MAX_PARALLELIZATION_FACTOR)
+    bulk_batch_size: int = Field(alias="bulkBatchSize", ge=1, le=1000)
+    bulk_batching_window_seconds: int = Field(alias="bulkBatchingWindowSeconds", ge=0, le=300)
+    interactive_concurrency: int = Field(alias="interactiveConcurrency", ge=1, le=MAX_PARALLELIZATION_FACTOR)
+    interactive_batch_size: int = Field(alias="interactiveBatchSize", ge=1, le=1000)
+    processor_timeout_seconds: int = Field(alias="processorTimeoutSeconds", ge=1, le=900)  # Lambda's maximum
+    stream_retry_attempts: int = Field(alias="streamRetryAttempts", ge=0, le=10_000)  # Lambda's range
+    backoff_base_seconds: float = _setting("backoffBaseSeconds", env.BACKOFF_BASE_SECONDS)
+    backoff_cap_seconds: float = _setting("backoffCapSeconds", env.BACKOFF_CAP_SECONDS)
 
     # Sweeper
-    sweep_schedule_minutes: int = Field(1, alias="sweepScheduleMinutes")
-    sweep_max_items: int = Field(500, alias="sweepMaxItems")
-    alert_retry_seconds: int = Field(60, alias="alertRetrySeconds")
+    sweep_schedule_minutes: int = Field(alias="sweepScheduleMinutes", ge=1)
+    sweep_max_items: int = _setting("sweepMaxItems", env.SWEEP_MAX_ITEMS)
+    alert_retry_seconds: int = _setting("alertRetrySeconds", env.ALERT_RETRY_SECONDS)
 
     # Alerts and alarms
-    notifier_batch_window_seconds: int = Field(60, alias="notifierBatchWindowSeconds")
+    notifier_batch_window_seconds: int = Field(alias="notifierBatchWindowSeconds", ge=0, le=300)  # SQS's range
     # A group's failed events (provider, instance, workspace, type) become one Slack summary, posted once
     # they pause this long (an SQS delay: at most 900 s, less the flush's settle time), or once the
     # digest is alertDigestMaxSeconds old.
-    alert_digest_quiet_seconds: int = Field(60, alias="alertDigestQuietSeconds", ge=1, le=840)
-    alert_digest_max_seconds: int = Field(600, alias="alertDigestMaxSeconds", ge=1)
-    iterator_age_alarm_seconds: int = Field(300, alias="iteratorAgeAlarmSeconds")
-    interactive_iterator_age_alarm_seconds: int = Field(60, alias="interactiveIteratorAgeAlarmSeconds")
-    sweeper_woken_alarm_threshold: int = Field(10, alias="sweeperWokenAlarmThreshold")
-    throttle_alarm_minutes: int = Field(10, alias="throttleAlarmMinutes")
+    alert_digest_quiet_seconds: int = _setting("alertDigestQuietSeconds", env.ALERT_DIGEST_QUIET_SECONDS)
+    alert_digest_max_seconds: int = _setting("alertDigestMaxSeconds", env.ALERT_DIGEST_MAX_SECONDS)
+    iterator_age_alarm_seconds: int = Field(alias="iteratorAgeAlarmSeconds", ge=1)
+    interactive_iterator_age_alarm_seconds: int = Field(alias="interactiveIteratorAgeAlarmSeconds", ge=1)
+    sweeper_woken_alarm_threshold: int = Field(alias="sweeperWokenAlarmThreshold", ge=1)
+    throttle_alarm_minutes: int = Field(alias="throttleAlarmMinutes", ge=1)
     # The URL docs/ is published under; Slack alerts link docs/operations.md's runbook entries from it.
-    runbook_base_url: str = Field("", alias="runbookBaseUrl", pattern=r"^(https://\S+)?$")
+    runbook_base_url: str = Field(alias="runbookBaseUrl", pattern=r"^(https://\S+)?$")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -151,10 +161,20 @@ class SpillwayConfig(BaseModel):
     def lane(self, lane: Lane) -> LaneConfig:
         if lane is Lane.INTERACTIVE:
             # No batching window: a reply is handed over the moment it is read.
-            return LaneConfig(lane, self.interactive_concurrency, self.interactive_batch_size, 0,
-                              self.interactive_iterator_age_alarm_seconds)  # fmt: skip
-        return LaneConfig(lane, self.bulk_concurrency, self.bulk_batch_size, self.bulk_batching_window_seconds,
-                          self.iterator_age_alarm_seconds)  # fmt: skip
+            return LaneConfig(
+                lane,
+                self.interactive_concurrency,
+                self.interactive_batch_size,
+                0,
+                self.interactive_iterator_age_alarm_seconds,
+            )
+        return LaneConfig(
+            lane,
+            self.bulk_concurrency,
+            self.bulk_batch_size,
+            self.bulk_batching_window_seconds,
+            self.iterator_age_alarm_seconds,
+        )
 
     @property
     def asset_architecture(self) -> str:
@@ -170,38 +190,13 @@ class SpillwayConfig(BaseModel):
         return self.target == "local"
 
 
-class EnvVar:
-    """Environment variable names shared with functions/spillway_core/settings.py."""
-
-    EVENTS_TABLE = "EVENTS_TABLE"
-    DOMAIN_TABLE = "DOMAIN_TABLE"
-    ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
-    INGEST_TOKEN_BINDINGS = "INGEST_TOKEN_BINDINGS"
-    MAX_BODY_BYTES = "MAX_BODY_BYTES"
-    MAX_ATTEMPTS = "MAX_ATTEMPTS"
-    EVENT_RETENTION_DAYS = "EVENT_RETENTION_DAYS"
-    SWEEP_SHARDS = "SWEEP_SHARDS"
-    PENDING_GRACE_SECONDS = "PENDING_GRACE_SECONDS"
-    LEASE_SECONDS = "LEASE_SECONDS"
-    BACKOFF_BASE_SECONDS = "BACKOFF_BASE_SECONDS"
-    BACKOFF_CAP_SECONDS = "BACKOFF_CAP_SECONDS"
-    SWEEP_MAX_ITEMS = "SWEEP_MAX_ITEMS"
-    ALERT_RETRY_SECONDS = "ALERT_RETRY_SECONDS"
-    SLACK_WEBHOOK_SECRET_ARN = "SLACK_WEBHOOK_SECRET_ARN"
-    RUNBOOK_BASE_URL = "RUNBOOK_BASE_URL"
-    DIGEST_TABLE = "DIGEST_TABLE"
-    ALERT_QUEUE_URL = "ALERT_QUEUE_URL"
-    ALERT_DIGEST_QUIET_SECONDS = "ALERT_DIGEST_QUIET_SECONDS"
-    ALERT_DIGEST_MAX_SECONDS = "ALERT_DIGEST_MAX_SECONDS"
-
-
 # Handlers inside the shared asset.
 INGEST_HANDLER = "ingest.handler.lambda_handler"
 PROCESSOR_HANDLER = "processor.handler.lambda_handler"
 SWEEPER_HANDLER = "sweeper.handler.lambda_handler"
 NOTIFIER_HANDLER = "notifier.handler.lambda_handler"
 
-METRICS_NAMESPACE = "Spillway"
+METRICS_NAMESPACE = NAMESPACE  # the name the CLI reads metrics under
 
 # Stack output names: the CLI reads these to find the deployed resources.
 OUTPUT_WEBHOOK_URL = "WebhookBaseUrl"

@@ -1,6 +1,6 @@
 """Builds the Lambda code asset without Docker: locked dependencies for the target platform + our code.
 
-One asset serves all three functions (each has its own handler inside it). Dependencies are exactly
+One asset serves every function (each has its own handler inside it). Dependencies are exactly
 the project's runtime dependencies from ``uv.lock``, installed as binary wheels for the target
 architecture and Python version, so an arm64 build for AWS works from an x86_64 machine. Builds are
 cached under ``.build/`` by a hash of what goes in, so a synth with nothing changed builds nothing

@@ -163,5 +163,5 @@ def _wait_for_stack(cloudformation: Any, stack_name: str, timeout_s: float) -> s
         status = _stack_status(cloudformation, stack_name) or "MISSING"
         if not status.endswith("_IN_PROGRESS"):
             return status
-        time.sleep(0.5)  # CloudFormation offers no push notification to wait on here
+        time.sleep(0.5)  # the stack's status is read twice a second until it leaves *_IN_PROGRESS
     return status

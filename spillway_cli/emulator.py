@@ -55,7 +55,7 @@ class Emulator:
                 raise RuntimeError(f"the emulator exited early; see {self.log_path}")
             if self._healthy():
                 return self
-            time.sleep(0.2)  # polling a starting process: there is no readiness event to wait on
+            time.sleep(0.2)  # the health endpoint is asked again five times a second until it answers
         self.stop()
         raise RuntimeError(f"the emulator did not become healthy in {timeout_s}s; see {self.log_path}")
 

@@ -38,4 +38,4 @@ def run_local(port: int, follow: bool, interval: float, stage: str | None = None
             return 0
         while True:
             print(f"  {time.strftime('%H:%M:%S')}  {pipeline_counts(target).line()}", flush=True)
-            time.sleep(interval)  # a display refresh, not synchronisation
+            time.sleep(interval)  # one line of counts per interval

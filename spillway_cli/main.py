@@ -550,10 +550,10 @@ def status(target: Target, since: str, watch: bool, interval: float, as_json: bo
                 console.print(status_table(current))
             if not watch:
                 return
-            time.sleep(interval)  # a display refresh, not synchronisation
+            time.sleep(interval)  # until the next refresh of the table
     with Live(status_table(report()), console=console, auto_refresh=False) as live:
         while True:
-            time.sleep(interval)  # a display refresh, not synchronisation
+            time.sleep(interval)  # until the next refresh of the table
             live.update(status_table(report()), refresh=True)
 
 

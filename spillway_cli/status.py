@@ -77,5 +77,5 @@ def wait_until_drained(target: Target, timeout_s: float = 1800, poll_s: float = 
     while pipeline_counts(target, store).in_flight:
         if time.monotonic() - started > timeout_s:
             raise RuntimeError(f"the backlog did not drain in {timeout_s:.0f}s")
-        time.sleep(poll_s)  # watching an external system's state, not synchronising our own code
+        time.sleep(poll_s)  # the table is read again every poll_s until the backlog is gone
     return time.monotonic()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from bench.lambda_events import load_fixture
 
 # Set before any boto3 client exists: a stray real call fails on these credentials instead of
 # touching an account.
@@ -26,9 +24,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-
-def load_fixture(name: str) -> dict[str, Any]:
-    return dict(json.loads((FIXTURES / "emailbison" / name).read_text()))
+__all__ = ["load_fixture"]  # the tests import the sample loader from here
 
 
 @pytest.fixture

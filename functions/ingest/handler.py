@@ -14,10 +14,11 @@ from ingest.logic import ingest_webhook
 from spillway_core.aws import client
 from spillway_core.event_store import EventStore
 from spillway_core.http import WebhookRequest
+from spillway_core.metrics import NAMESPACE, Service, WebhookOutcome, webhook_metric
 from spillway_core.plain_settings import IngestSettings
 
-logger = Logger(service="spillway-ingest")
-metrics = Metrics(namespace="Spillway", service="spillway-ingest")
+logger = Logger(service=Service.INGEST)
+metrics = Metrics(namespace=NAMESPACE, service=Service.INGEST)
 
 
 @cache
@@ -34,10 +35,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = ingest_webhook(request, settings, store, now_ms=int(time.time() * 1000))
     # Set on every request (None for rejects): a warm container must not log the previous key.
     logger.set_correlation_id(result.dedupe_key)
-    metrics.add_metric(name=f"Webhook_{result.outcome}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=webhook_metric(result.outcome), unit=MetricUnit.Count, value=1)
     # Only the outcome, status and key: never the token, the body or the lead's address.
     details = {"outcome": result.outcome, "status": result.response.status, "provider": request.provider}
-    if result.outcome == "store_rejected":
+    if result.outcome == WebhookOutcome.STORE_REJECTED:
         # The checks before the write should make this impossible: a bug signal, not a client error.
         logger.error("the events table refused a checked event", extra=details)
     else:

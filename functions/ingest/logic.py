@@ -14,6 +14,7 @@ from spillway_core.event_store import EventStore, NewEvent
 from spillway_core.http import HttpResponse, WebhookRequest, error
 from spillway_core.lanes import lane_of
 from spillway_core.lifecycle import intake_shard
+from spillway_core.metrics import WebhookOutcome
 from spillway_core.status import EventStatus
 
 if TYPE_CHECKING:
@@ -28,8 +29,7 @@ _LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 @dataclass(frozen=True)
 class IngestOutcome:
     response: HttpResponse
-    # accepted | duplicate | ignored | rejected | forbidden | unavailable | store_rejected
-    outcome: str
+    outcome: WebhookOutcome
     dedupe_key: str | None = None
 
 
@@ -43,16 +43,6 @@ def authenticate(request: WebhookRequest, bindings: dict[str, TokenBinding]) -> 
         if hmac.compare_digest(digest, expected):
             found = binding
     return found if presented else None
-
-
-def is_authorised(request: WebhookRequest, token_sha256s: tuple[str, ...]) -> bool:
-    """Whether the token is one of the digests, whatever it is bound to (the benchmarks' baseline)."""
-    presented = request.headers.get(TOKEN_HEADER) or request.query.get(TOKEN_QUERY) or ""
-    digest = hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest()
-    matched = False
-    for expected in token_sha256s:
-        matched |= hmac.compare_digest(digest, expected)
-    return matched and bool(presented)
 
 
 def _is_json(content_type: str) -> bool:
@@ -114,24 +104,30 @@ def _check_request(
 ) -> IngestOutcome | None:
     """The answers that need no look at the body (the token's first, before anything else)."""
     if binding is None:
-        return IngestOutcome(error(401, "unauthorized", "missing or invalid token"), "rejected")
+        return IngestOutcome(error(401, "unauthorized", "missing or invalid token"), WebhookOutcome.REJECTED)
     # The payload models (pydantic) load here, at the first authenticated request, not at import:
     # the ingest's cold start stays near the bare SDK's (bench/lambda_cold_start.py measures both).
     from spillway_core.payloads import SUPPORTED_PROVIDERS
 
     if request.provider not in SUPPORTED_PROVIDERS:
-        return IngestOutcome(error(404, "unknown_provider", "unknown provider"), "rejected")
+        return IngestOutcome(error(404, "unknown_provider", "unknown provider"), WebhookOutcome.REJECTED)
     if binding.provider != request.provider:
-        return IngestOutcome(error(403, "forbidden", "the token is not bound to this provider"), "forbidden")
+        return IngestOutcome(
+            error(403, "forbidden", "the token is not bound to this provider"), WebhookOutcome.FORBIDDEN
+        )
     if len(request.body) > settings.max_body_bytes:
         message = f"body exceeds {settings.max_body_bytes} bytes"
-        return IngestOutcome(error(413, "payload_too_large", message), "rejected")
+        return IngestOutcome(error(413, "payload_too_large", message), WebhookOutcome.REJECTED)
     if not _is_json(request.headers.get("content-type", "")):
-        return IngestOutcome(error(415, "unsupported_media_type", "content-type must be application/json"), "rejected")
+        return IngestOutcome(
+            error(415, "unsupported_media_type", "content-type must be application/json"), WebhookOutcome.REJECTED
+        )
     if request.headers.get("content-encoding", "identity").strip().lower() not in {"", "identity"}:
-        return IngestOutcome(error(415, "unsupported_media_type", "content-encoding is not supported"), "rejected")
+        return IngestOutcome(
+            error(415, "unsupported_media_type", "content-encoding is not supported"), WebhookOutcome.REJECTED
+        )
     if request.body_error:
-        return IngestOutcome(error(400, request.body_error, "body is not valid base64"), "rejected")
+        return IngestOutcome(error(400, request.body_error, "body is not valid base64"), WebhookOutcome.REJECTED)
     return None
 
 
@@ -149,33 +145,35 @@ def ingest_webhook(request: WebhookRequest, settings: IngestSettings, store: Eve
         tenant = tenant_of(request.provider, document)
         if not binding.allows(tenant.provider, tenant.instance, tenant.workspace):
             message = "the token is not bound to this workspace and instance"
-            return IngestOutcome(error(403, "forbidden", message), "forbidden")
+            return IngestOutcome(error(403, "forbidden", message), WebhookOutcome.FORBIDDEN)
         new_event = event_to_store(request, document, event_type, tenant, settings, now_ms)
     except _BadBody as exc:
-        return IngestOutcome(error(400, exc.code, exc.message), "rejected")
+        return IngestOutcome(error(400, exc.code, exc.message), WebhookOutcome.REJECTED)
     except PayloadRejected as exc:
-        return IngestOutcome(error(exc.status, exc.code, exc.message), "rejected")
+        return IngestOutcome(error(exc.status, exc.code, exc.message), WebhookOutcome.REJECTED)
     except RecursionError:
-        return IngestOutcome(error(400, "too_deeply_nested", "body is nested too deeply"), "rejected")
+        return IngestOutcome(error(400, "too_deeply_nested", "body is nested too deeply"), WebhookOutcome.REJECTED)
     key = new_event.dedupe_key
     try:
         store.put_new(new_event)
     except DuplicateEvent:
-        return IngestOutcome(HttpResponse(200, {"status": "duplicate", "id": key}), "duplicate", key)
+        return IngestOutcome(HttpResponse(200, {"status": "duplicate", "id": key}), WebhookOutcome.DUPLICATE, key)
     except EventTooLarge as exc:
-        return IngestOutcome(error(413, "event_too_large", str(exc)), "rejected", key)
+        return IngestOutcome(error(413, "event_too_large", str(exc)), WebhookOutcome.REJECTED, key)
     except StoreUnavailable:
         retry_after = {"retry-after": str(settings.retry_after_seconds)}
         response = error(503, "store_unavailable", "event not stored, retry later", retry_after)
-        return IngestOutcome(response, "unavailable", key)
+        return IngestOutcome(response, WebhookOutcome.UNAVAILABLE, key)
     except StoreRejected:
         # Retrying cannot help, and it is our bug (the checks above should have caught it): 4xx,
         # and the handler logs it as an error.
-        return IngestOutcome(error(422, "not_storable", "the event cannot be stored"), "store_rejected", key)
+        return IngestOutcome(
+            error(422, "not_storable", "the event cannot be stored"), WebhookOutcome.STORE_REJECTED, key
+        )
     if new_event.status is EventStatus.IGNORED:
         # 2xx so the provider stops retrying; the short-lived record makes new types visible to ops.
-        return IngestOutcome(HttpResponse(200, {"status": "ignored", "id": key}), "ignored", key)
-    return IngestOutcome(HttpResponse(200, {"status": "accepted", "id": key}), "accepted", key)
+        return IngestOutcome(HttpResponse(200, {"status": "ignored", "id": key}), WebhookOutcome.IGNORED, key)
+    return IngestOutcome(HttpResponse(200, {"status": "accepted", "id": key}), WebhookOutcome.ACCEPTED, key)
 
 
 def event_to_store(

@@ -22,13 +22,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from notifier.digests import DIGEST_DUE, DigestStore
-from notifier.logic import NOT_CONFIGURED, Alert, is_slack_webhook_url, parse_alert, slack_message
+from notifier.logic import Alert, is_slack_webhook_url, parse_alert, slack_message
 from spillway_core.aws import client
+from spillway_core.environment import NOT_CONFIGURED
 from spillway_core.errors import StoreUnavailable
+from spillway_core.metrics import NAMESPACE, Metric, Service
 from spillway_core.settings import NotifierSettings
 
-logger = Logger(service="spillway-notifier")
-metrics = Metrics(namespace="Spillway", service="spillway-notifier")
+logger = Logger(service=Service.NOTIFIER)
+metrics = Metrics(namespace=NAMESPACE, service=Service.NOTIFIER)
 # The secret is read again after this long, so a URL set (or rotated) after deploy is picked up by
 # warm containers too.
 SECRET_MAX_AGE_SECONDS = 60
@@ -122,7 +124,7 @@ def _post(url: str, alerts: list[Alert]) -> bool:
         post_to_slack(url, slack_message(alerts, _runbook_base_url()))
     except SlackRejected as exc:
         logger.warning("Slack did not take the alerts; left on the queue", extra={"reason": str(exc)})
-        metrics.add_metric(name="SlackRejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.SLACK_REJECTED, unit=MetricUnit.Count, value=1)
         return False
     logger.info("posted to Slack", extra={"alerts": len(alerts)})
     return True
@@ -143,7 +145,7 @@ def _flush(url: str, digest_id: str, now_ms: int) -> bool:
     alerts = [parse_alert(m.body, m.queued_at_ms) for m in closed.members]
     if not _post(url, alerts):
         return False
-    metrics.add_metric(name="AlertsSummarised", unit=MetricUnit.Count, value=len(alerts))
+    metrics.add_metric(name=Metric.ALERTS_SUMMARISED, unit=MetricUnit.Count, value=len(alerts))
     try:
         digests.mark_posted(digest_id, now_ms)
     except StoreUnavailable as exc:  # posted: a redelivered flush would post it again, so acknowledge
@@ -155,7 +157,7 @@ def _flush(url: str, digest_id: str, now_ms: int) -> bool:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records", [])
     parsed = [(record, parse_alert(record["body"], _queued_at_ms(record))) for record in records]
-    metrics.add_metric(name="AlertsReceived", unit=MetricUnit.Count, value=len(parsed))
+    metrics.add_metric(name=Metric.ALERTS_RECEIVED, unit=MetricUnit.Count, value=len(parsed))
     now_ms = _now_ms()
     failed = _join_digests([(r, a) for r, a in parsed if a.kind == "event_failed"], now_ms)
     flushes = [(r, a) for r, a in parsed if a.kind == DIGEST_DUE]
@@ -167,7 +169,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.warning(
             "Slack webhook URL not configured; alerts left on the queue", extra={"alerts": len(flushes + immediate)}
         )
-        metrics.add_metric(name="SlackNotConfigured", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.SLACK_NOT_CONFIGURED, unit=MetricUnit.Count, value=1)
         return _failures(failed + [r for r, _ in flushes + immediate])
     if immediate and not _post(url, [a for _, a in immediate]):
         failed += [r for r, _ in immediate]

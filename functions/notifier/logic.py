@@ -24,7 +24,6 @@ from spillway_core.alerts import inspect_command, replay_command
 from spillway_core.keys import is_valid_key
 
 MAX_EXAMPLES = 5
-NOT_CONFIGURED = "not-configured"
 # Block Kit limits: header text 150, section text 3,000, a field 2,000, 10 fields a section.
 HEADER_CHARS = 150
 SECTION_CHARS = 3000
@@ -165,13 +164,15 @@ def slack_message(alerts: list[Alert], runbook_base_url: str = "") -> dict[str, 
         fields = [(k, v) for k, v in alert.fields.items() if v][:MAX_FIELDS]
         blocks: list[dict[str, Any]] = [_header(f"Spillway: {alert.title}")]
         if fields:
-            blocks.append({
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*{slack_text(k, 100)}*\n{slack_text(v, FIELD_CHARS - 110)}"}
-                    for k, v in fields
-                ],
-            })  # fmt: skip
+            blocks.append(
+                {
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": f"*{slack_text(k, 100)}*\n{slack_text(v, FIELD_CHARS - 110)}"}
+                        for k, v in fields
+                    ],
+                }
+            )
         if alert.dedupe_key:
             # Each command is at most ~2,030 characters (a key is at most 2,000 bytes): two fit in 3,000
             # only when short, so each gets its own section.

@@ -18,11 +18,12 @@ from spillway_core.aws import client
 from spillway_core.domain_store import DomainStore
 from spillway_core.event_store import EventStore
 from spillway_core.lifecycle import dedupe_key_of
+from spillway_core.metrics import NAMESPACE, Metric, Service, event_metric
 from spillway_core.plain_settings import ProcessorSettings
 from spillway_core.status import EventAttr
 
-logger = Logger(service="spillway-processor")
-metrics = Metrics(namespace="Spillway", service="spillway-processor")
+logger = Logger(service=Service.PROCESSOR)
+metrics = Metrics(namespace=NAMESPACE, service=Service.PROCESSOR)
 
 
 class DeadlineReached(Exception):
@@ -50,7 +51,7 @@ def _dependencies() -> ProcessorDeps:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = _dependencies()
-    metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    metrics.add_metric(name=Metric.STREAM_RECORDS, unit=MetricUnit.Count, value=len(event.get("Records", [])))
     margin_ms = deps.settings.deadline_margin_seconds * 1000
 
     def handle_record(record: StreamRecord) -> str:
@@ -62,7 +63,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         probe_at = record.new_image(EventAttr.PROBE_AT)
         probe_at_ms = int(probe_at) if probe_at is not None else None
         outcome = process_record(item_key, probe_at_ms, context.aws_request_id, deps, record.image())
-        metrics.add_metric(name=f"Event_{outcome}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=event_metric(outcome), unit=MetricUnit.Count, value=1)
         logger.info(f"event {outcome}", extra={"outcome": outcome})
         return outcome
 

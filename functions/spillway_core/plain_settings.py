@@ -3,8 +3,9 @@
 Importing pydantic and building models costs about as much as importing the AWS SDK, so this module
 keeps it off the import path of the functions whose cold start matters: the ingest answers a
 provider's request, the processor drains a burst. The rules are those of the pydantic settings
-models (``spillway_core.settings``): the same names, defaults and bounds, and the same error type
-family (a ``ValueError``, as pydantic's ``ValidationError`` is).
+models (``spillway_core.settings``): both read the names, defaults and bounds of
+``spillway_core.environment``, and raise the same error type family (a ``ValueError``, as pydantic's
+``ValidationError`` is).
 """
 
 from __future__ import annotations
@@ -12,24 +13,15 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Self
 
-# Shared with spillway_core.settings.AwsClientSettings: each name and default in one place.
-AWS_TIMEOUT_ENV, AWS_TIMEOUT_DEFAULT = "AWS_CALL_TIMEOUT_SECONDS", 2.0
-AWS_MAX_ATTEMPTS_ENV, AWS_MAX_ATTEMPTS_DEFAULT = "AWS_MAX_ATTEMPTS", 2
+from spillway_core import environment as env
+from spillway_core.environment import EnvVar, Setting
 
 
 class SettingsError(ValueError):
     """A setting is missing or out of bounds."""
-
-
-@dataclass(frozen=True)
-class _Bound:
-    env: str
-    low: float | None = None  # inclusive unless exclusive_low
-    high: float | None = None
-    exclusive_low: bool = False
 
 
 def _parse(raw: str, kind: type[int] | type[float]) -> float:
@@ -44,17 +36,17 @@ def _parse(raw: str, kind: type[int] | type[float]) -> float:
     return int(whole)
 
 
-def _number(environ: Mapping[str, str], bound: _Bound, default: float, kind: type[int] | type[float]) -> Any:
-    raw = environ.get(bound.env)
+def _number(environ: Mapping[str, str], setting: Setting) -> Any:
+    raw = environ.get(setting.env)
     try:
-        value = default if raw is None else _parse(raw.strip(), kind)
+        value = setting.default if raw is None else _parse(raw.strip(), setting.kind)
     except (ValueError, OverflowError):
-        raise SettingsError(f"{bound.env} must be a{'n integer' if kind is int else ' number'}") from None
+        raise SettingsError(f"{setting.env} must be a{'n integer' if setting.kind is int else ' number'}") from None
     # Written as "within" so that NaN, which compares false to everything, is out of bounds.
-    high_ok = bound.high is None or value <= bound.high
-    low_ok = bound.low is None or (value > bound.low if bound.exclusive_low else value >= bound.low)
+    high_ok = setting.high is None or value <= setting.high
+    low_ok = setting.low is None or (value > setting.low if setting.exclusive_low else value >= setting.low)
     if not (low_ok and high_ok):
-        raise SettingsError(f"{bound.env} is out of bounds")
+        raise SettingsError(f"{setting.env} is out of bounds")
     return value
 
 
@@ -112,11 +104,11 @@ def _bindings(raw: str | None) -> dict[str, TokenBinding]:
     # JSON: {"<sha256 hex of a token>": {"provider", "workspaces": [...], "instances": [...]}}.
     # Several digests at once allow rotation, and the template never holds a token itself.
     if raw is None:
-        raise SettingsError("INGEST_TOKEN_BINDINGS is required")
+        raise SettingsError(f"{EnvVar.INGEST_TOKEN_BINDINGS} is required")
     try:
         value = json.loads(raw) if raw.strip() else {}
     except ValueError:
-        raise SettingsError("INGEST_TOKEN_BINDINGS is not JSON") from None
+        raise SettingsError(f"{EnvVar.INGEST_TOKEN_BINDINGS} is not JSON") from None
     if not isinstance(value, dict) or not value:
         raise SettingsError("at least one token binding is required")
     bindings = {str(digest).strip().lower(): binding for digest, binding in value.items()}
@@ -133,17 +125,9 @@ def _required(environ: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _numbers(
-    environ: Mapping[str, str],
-    defaults: Mapping[str, Any],
-    bounds: Mapping[str, tuple[_Bound, type[int] | type[float]]],
-) -> dict[str, Any]:
-    # Every function's AWS clients: explicit timeouts, bounded retries (AwsClientSettings' rules).
-    aws = {
-        "aws_timeout_seconds": (_Bound(AWS_TIMEOUT_ENV, 0, exclusive_low=True), float),
-        "aws_max_attempts": (_Bound(AWS_MAX_ATTEMPTS_ENV, 1, 10), int),
-    }
-    return {name: _number(environ, bound, defaults[name], kind) for name, (bound, kind) in {**aws, **bounds}.items()}
+def _variable(setting: Setting) -> Any:
+    """A field read from ``setting``'s environment variable, with its default and bounds."""
+    return field(default=setting.default, metadata={"setting": setting})
 
 
 class _Copyable:
@@ -152,40 +136,37 @@ class _Copyable:
         return replace(self, **update)  # type: ignore[type-var]
 
 
-def _defaults(cls: type) -> dict[str, Any]:
-    return {field.name: field.default for field in fields(cls)}
+@dataclass(frozen=True, kw_only=True)
+class _ClientSettings(_Copyable):
+    """Every function's AWS clients: explicit timeouts, bounded retries (AwsClientSettings' rules)."""
+
+    aws_timeout_seconds: float = _variable(env.AWS_TIMEOUT)
+    aws_max_attempts: int = _variable(env.AWS_MAX_ATTEMPTS)
+
+    @classmethod
+    def _numbers(cls, environ: Mapping[str, str]) -> dict[str, Any]:
+        """Every field read from a variable, by name."""
+        return {f.name: _number(environ, f.metadata["setting"]) for f in fields(cls) if "setting" in f.metadata}
 
 
-@dataclass(frozen=True)
-class IngestSettings(_Copyable):
+@dataclass(frozen=True, kw_only=True)
+class IngestSettings(_ClientSettings):
     events_table: str
     token_bindings: dict[str, TokenBinding]
-    aws_timeout_seconds: float = AWS_TIMEOUT_DEFAULT
-    aws_max_attempts: int = AWS_MAX_ATTEMPTS_DEFAULT
-    max_body_bytes: int = 256 * 1024
-    max_attempts: int = 8
-    retention_days: int = 14
-    ignored_retention_days: int = 1
-    sweep_shards: int = 16
-    pending_grace_seconds: int = 300
-    retry_after_seconds: int = 5
+    max_body_bytes: int = _variable(env.MAX_BODY_BYTES)
+    max_attempts: int = _variable(env.MAX_ATTEMPTS)
+    retention_days: int = _variable(env.EVENT_RETENTION_DAYS)
+    ignored_retention_days: int = _variable(env.IGNORED_RETENTION_DAYS)
+    sweep_shards: int = _variable(env.SWEEP_SHARDS)
+    pending_grace_seconds: int = _variable(env.PENDING_GRACE_SECONDS)
+    retry_after_seconds: int = _variable(env.RETRY_AFTER_SECONDS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
-        events_table = _required(environ, "EVENTS_TABLE")
-        bounds = {
-            "max_body_bytes": (_Bound("MAX_BODY_BYTES", 0, exclusive_low=True), int),
-            "max_attempts": (_Bound("MAX_ATTEMPTS", 1), int),
-            "retention_days": (_Bound("EVENT_RETENTION_DAYS", 1), int),
-            "ignored_retention_days": (_Bound("IGNORED_RETENTION_DAYS", 1), int),
-            "sweep_shards": (_Bound("SWEEP_SHARDS", 1, 256), int),
-            "pending_grace_seconds": (_Bound("PENDING_GRACE_SECONDS", 10), int),
-            "retry_after_seconds": (_Bound("RETRY_AFTER_SECONDS", 1), int),
-        }
         return cls(
-            events_table=events_table,
-            token_bindings=_bindings(environ.get("INGEST_TOKEN_BINDINGS")),
-            **_numbers(environ, _defaults(cls), bounds),
+            events_table=_required(environ, EnvVar.EVENTS_TABLE),
+            token_bindings=_bindings(environ.get(EnvVar.INGEST_TOKEN_BINDINGS)),
+            **cls._numbers(environ),
         )
 
     @property
@@ -193,35 +174,22 @@ class IngestSettings(_Copyable):
         return tuple(self.token_bindings)
 
 
-@dataclass(frozen=True)
-class ProcessorSettings(_Copyable):
+@dataclass(frozen=True, kw_only=True)
+class ProcessorSettings(_ClientSettings):
     events_table: str
     domain_table: str
     alerts_topic_arn: str
-    aws_timeout_seconds: float = AWS_TIMEOUT_DEFAULT
-    aws_max_attempts: int = AWS_MAX_ATTEMPTS_DEFAULT
-    lease_seconds: int = 45
-    # Stop claiming new records when less than this is left of the invocation.
-    deadline_margin_seconds: float = 10.0
-    backoff_base_seconds: float = 2.0
-    backoff_cap_seconds: float = 900.0
-    pending_grace_seconds: int = 300
-    # How long a FAILED event's alert may stay unconfirmed before the sweeper publishes it again.
-    alert_retry_seconds: int = 60
+    lease_seconds: int = _variable(env.LEASE_SECONDS)
+    deadline_margin_seconds: float = _variable(env.DEADLINE_MARGIN_SECONDS)
+    backoff_base_seconds: float = _variable(env.BACKOFF_BASE_SECONDS)
+    backoff_cap_seconds: float = _variable(env.BACKOFF_CAP_SECONDS)
+    alert_retry_seconds: int = _variable(env.ALERT_RETRY_SECONDS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Self:
-        bounds = {
-            "lease_seconds": (_Bound("LEASE_SECONDS", 5), int),
-            "deadline_margin_seconds": (_Bound("DEADLINE_MARGIN_SECONDS", 0), float),
-            "backoff_base_seconds": (_Bound("BACKOFF_BASE_SECONDS", 0, exclusive_low=True), float),
-            "backoff_cap_seconds": (_Bound("BACKOFF_CAP_SECONDS", 0, exclusive_low=True), float),
-            "pending_grace_seconds": (_Bound("PENDING_GRACE_SECONDS", 10), int),
-            "alert_retry_seconds": (_Bound("ALERT_RETRY_SECONDS", 1), int),
-        }
         return cls(
-            events_table=_required(environ, "EVENTS_TABLE"),
-            domain_table=_required(environ, "DOMAIN_TABLE"),
-            alerts_topic_arn=_required(environ, "ALERTS_TOPIC_ARN"),
-            **_numbers(environ, _defaults(cls), bounds),
+            events_table=_required(environ, EnvVar.EVENTS_TABLE),
+            domain_table=_required(environ, EnvVar.DOMAIN_TABLE),
+            alerts_topic_arn=_required(environ, EnvVar.ALERTS_TOPIC_ARN),
+            **cls._numbers(environ),
         )

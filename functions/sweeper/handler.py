@@ -13,11 +13,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from spillway_core.alerts import AlertPublisher
 from spillway_core.aws import client
 from spillway_core.event_store import EventStore
+from spillway_core.metrics import NAMESPACE, Metric, Service
 from spillway_core.settings import SweeperSettings
 from sweeper.logic import sweep
 
-logger = Logger(service="spillway-sweeper")
-metrics = Metrics(namespace="Spillway", service="spillway-sweeper")
+logger = Logger(service=Service.SWEEPER)
+metrics = Metrics(namespace=NAMESPACE, service=Service.SWEEPER)
 
 
 @cache
@@ -34,17 +35,17 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
     report = sweep(store, alerts, settings, now_ms=now_ms)
     woken = sum(report.woken.values())
-    metrics.add_metric(name="WokenTotal", unit=MetricUnit.Count, value=woken)
-    metrics.add_metric(name="WokenPending", unit=MetricUnit.Count, value=report.woken["PENDING"])
-    metrics.add_metric(name="ReleasedRunning", unit=MetricUnit.Count, value=report.woken["RUNNING"])
-    metrics.add_metric(name="RetriesDue", unit=MetricUnit.Count, value=report.woken["RETRY_WAIT"])
-    metrics.add_metric(name="AlertsResent", unit=MetricUnit.Count, value=report.alerts_resent)
-    metrics.add_metric(name="BacklogRemaining", unit=MetricUnit.Count, value=report.remaining_due)
-    metrics.add_metric(name="OldestDueAge", unit=MetricUnit.Milliseconds, value=report.oldest_due_age_ms)
+    metrics.add_metric(name=Metric.WOKEN_TOTAL, unit=MetricUnit.Count, value=woken)
+    metrics.add_metric(name=Metric.WOKEN_PENDING, unit=MetricUnit.Count, value=report.woken["PENDING"])
+    metrics.add_metric(name=Metric.RELEASED_RUNNING, unit=MetricUnit.Count, value=report.woken["RUNNING"])
+    metrics.add_metric(name=Metric.RETRIES_DUE, unit=MetricUnit.Count, value=report.woken["RETRY_WAIT"])
+    metrics.add_metric(name=Metric.ALERTS_RESENT, unit=MetricUnit.Count, value=report.alerts_resent)
+    metrics.add_metric(name=Metric.BACKLOG_REMAINING, unit=MetricUnit.Count, value=report.remaining_due)
+    metrics.add_metric(name=Metric.OLDEST_DUE_AGE, unit=MetricUnit.Milliseconds, value=report.oldest_due_age_ms)
     # How far the slowest lane is behind (about one sweep period when idle; none before its first probe).
     lanes_behind_ms = now_ms - report.lanes_caught_up_to_ms if report.lanes_caught_up_to_ms else None
     if lanes_behind_ms is not None:
-        metrics.add_metric(name="LanesBehind", unit=MetricUnit.Milliseconds, value=lanes_behind_ms)
+        metrics.add_metric(name=Metric.LANES_BEHIND, unit=MetricUnit.Milliseconds, value=lanes_behind_ms)
     summary = {
         "woken": dict(report.woken),
         "alertsResent": report.alerts_resent,

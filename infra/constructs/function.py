@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.config import SpillwayConfig
 from infra.constructs.nag import acknowledge
+from spillway_core.metrics import NAMESPACE
 
 # Exactly the values SpillwayConfig.log_retention_days admits (config.LOG_RETENTION_DAYS).
 _RETENTION = {
@@ -81,7 +82,7 @@ class SpillwayFunction(Construct):
             reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
-                "POWERTOOLS_METRICS_NAMESPACE": "Spillway",
+                "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
                 **environment,
             },
         )

@@ -14,6 +14,7 @@ from infra.config import INGEST_HANDLER, EnvVar, SpillwayConfig
 from infra.constructs.function import SpillwayFunction, log_retention
 from infra.constructs.nag import acknowledge
 from infra.constructs.stores import EventStoreTable
+from spillway_core.metrics import Service
 
 WEBHOOK_ROUTE = "/webhooks/{provider}"
 
@@ -36,7 +37,7 @@ class IngestApi(Construct):
             config=config,
             code=code,
             handler=INGEST_HANDLER,
-            service="spillway-ingest",
+            service=Service.INGEST,
             description="Spillway ingest: authenticate, validate, store once, answer 2xx",
             timeout=Duration.seconds(10),
             memory_size=config.ingest_memory_mb,

@@ -8,22 +8,23 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import METRICS_NAMESPACE, SpillwayConfig
+from infra.config import SpillwayConfig
 from infra.constructs.alerts import Alerts
 from infra.constructs.ingest_api import IngestApi
 from infra.constructs.notifications import SlackNotifier
 from infra.constructs.processing import Processing
 from infra.constructs.sweeping import Sweeping
 from spillway_core.lanes import Lane
+from spillway_core.metrics import NAMESPACE, EventOutcome, Metric, Service, WebhookOutcome, event_metric, webhook_metric
 
 ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
 
 
-def spillway_metric(name: str, service: str, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
-    """A Powertools EMF metric (namespace Spillway, dimension service)."""
+def spillway_metric(name: str, service: Service, period: Duration = FIVE_MINUTES) -> cloudwatch.Metric:
+    """A Powertools EMF metric the functions emit (spillway_core.metrics: namespace, dimension service)."""
     return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
+        namespace=NAMESPACE,
         metric_name=name,
         dimensions_map={"service": service},
         statistic="Sum",
@@ -60,7 +61,7 @@ class Monitoring(Construct):
         )
         self._alarm_at_least_one(
             "FailedEvents",
-            spillway_metric("Event_failed", "spillway-processor"),
+            spillway_metric(event_metric(EventOutcome.FAILED), Service.PROCESSOR),
             "Events ended FAILED: see the Slack alert or `spillway status`.",
         )
         for lane, part in processing.lanes.items():
@@ -71,7 +72,7 @@ class Monitoring(Construct):
             )
         self._alarm_at_least_one(
             "IngestUnavailable",
-            spillway_metric("Webhook_unavailable", "spillway-ingest"),
+            spillway_metric(webhook_metric(WebhookOutcome.UNAVAILABLE), Service.INGEST),
             "The ingest answered 503: DynamoDB throttled or was unreachable.",
         )
         self._alarm_at_least_one(
@@ -89,8 +90,9 @@ class Monitoring(Construct):
             sweeping.handler.function.metric_errors(period=FIVE_MINUTES),
             "The sweeper failed: stuck events are not being repaired.",
         )
-        self._alarm_at_least_one("NotifierErrors", notifier.handler.function.metric_errors(period=FIVE_MINUTES),
-            "The Slack notifier failed.")  # fmt: skip
+        self._alarm_at_least_one(
+            "NotifierErrors", notifier.handler.function.metric_errors(period=FIVE_MINUTES), "The Slack notifier failed."
+        )
 
         for lane, part in processing.lanes.items():
             function, settings = part.handler.function, part.lane
@@ -114,7 +116,7 @@ class Monitoring(Construct):
             )
         self._alarm(
             "SweeperWokePending",
-            spillway_metric("WokenPending", "spillway-sweeper", period=Duration.minutes(15)),
+            spillway_metric(Metric.WOKEN_PENDING, Service.SWEEPER, period=Duration.minutes(15)),
             threshold=config.sweeper_woken_alarm_threshold,
             evaluation_periods=1,
             description="The sweeper had to wake many PENDING events: stream records are being lost.",
@@ -157,7 +159,7 @@ def _dashboard(scope: Construct, ingest: IngestApi, processing: Processing, swee
     def graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
         return cloudwatch.GraphWidget(title=title, left=metrics, width=8)
 
-    def emf(names: tuple[str, ...], service: str) -> list[cloudwatch.IMetric]:
+    def emf(names: list[str], service: Service) -> list[cloudwatch.IMetric]:
         return [spillway_metric(name, service, ONE_MINUTE) for name in names]
 
     def per_lane(metric: str, statistic: str) -> list[cloudwatch.IMetric]:
@@ -167,21 +169,27 @@ def _dashboard(scope: Construct, ingest: IngestApi, processing: Processing, swee
         ]
         return metrics
 
-    webhooks = ("Webhook_accepted", "Webhook_duplicate", "Webhook_ignored", "Webhook_rejected", "Webhook_unavailable")
-    events = ("Event_succeeded", "Event_succeeded_already_applied", "Event_retry", "Event_failed", "Event_skipped")
-    repairs = ("WokenPending", "ReleasedRunning", "RetriesDue", "AlertsResent", "BacklogRemaining")
+    webhooks = [webhook_metric(outcome) for outcome in WebhookOutcome]
+    events = [event_metric(outcome) for outcome in EventOutcome if outcome is not EventOutcome.PROBE]
+    repairs: list[str] = [
+        Metric.WOKEN_PENDING,
+        Metric.RELEASED_RUNNING,
+        Metric.RETRIES_DUE,
+        Metric.ALERTS_RESENT,
+        Metric.BACKLOG_REMAINING,
+    ]
     api_traffic: list[cloudwatch.IMetric] = [api.metric_count(), api.metric_client_error(), api.metric_server_error()]
     sweeper_ages: list[cloudwatch.IMetric] = [
-        spillway_metric("OldestDueAge", "spillway-sweeper").with_(statistic="Maximum"),
-        spillway_metric("LanesBehind", "spillway-sweeper").with_(statistic="Maximum"),
+        spillway_metric(Metric.OLDEST_DUE_AGE, Service.SWEEPER).with_(statistic="Maximum"),
+        spillway_metric(Metric.LANES_BEHIND, Service.SWEEPER).with_(statistic="Maximum"),
     ]
     dashboard.add_widgets(
-        graph("Webhooks by outcome", emf(webhooks, "spillway-ingest")),
+        graph("Webhooks by outcome", emf(webhooks, Service.INGEST)),
         graph("API Gateway requests, 4xx, 5xx", api_traffic),
         graph("Ingest duration p99 (ms)", [ingest.handler.function.metric_duration(statistic="p99")]),
     )
     dashboard.add_widgets(
-        graph("Events by outcome", emf(events, "spillway-processor")),
+        graph("Events by outcome", emf(events, Service.PROCESSOR)),
         graph("Backlog per lane: iterator age (ms)", per_lane("IteratorAge", "Maximum")),
         graph(
             "Per lane: concurrency (cap: the lane's concurrency), throttles, errors",
@@ -189,7 +197,7 @@ def _dashboard(scope: Construct, ingest: IngestApi, processing: Processing, swee
         ),
     )
     dashboard.add_widgets(
-        graph("Sweeper repairs", emf(repairs, "spillway-sweeper")),
+        graph("Sweeper repairs", emf(repairs, Service.SWEEPER)),
         graph("Processor dead-letter queue", [_queue_depth(processing.dlq)]),
         graph("Sweeper: oldest due age, lanes behind (ms)", sweeper_ages),
     )

@@ -19,9 +19,10 @@ from infra.config import NOTIFIER_HANDLER, EnvVar, SpillwayConfig
 from infra.constructs.alerts import Alerts
 from infra.constructs.function import SpillwayFunction
 from infra.constructs.nag import acknowledge
+from spillway_core.environment import NOT_CONFIGURED
+from spillway_core.metrics import Service
 
 NOTIFIER_TIMEOUT_SECONDS = 30
-NOT_CONFIGURED = "not-configured"  # functions/notifier/logic.py treats this as "no Slack yet"
 
 
 def encrypted_queue(scope: Construct, construct_id: str, **kwargs: object) -> sqs.Queue:
@@ -84,7 +85,7 @@ class SlackNotifier(Construct):
             config=config,
             code=code,
             handler=NOTIFIER_HANDLER,
-            service="spillway-notifier",
+            service=Service.NOTIFIER,
             description="Spillway notifier: one Slack message per burst of alerts",
             timeout=Duration.seconds(NOTIFIER_TIMEOUT_SECONDS),
             # One at a time, so a burst is collected into few batches instead of many parallel ones.

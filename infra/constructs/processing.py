@@ -19,6 +19,7 @@ from infra.constructs.function import SpillwayFunction
 from infra.constructs.nag import acknowledge
 from infra.constructs.stores import DomainTable, EventStoreTable
 from spillway_core.lanes import Lane, probe_key
+from spillway_core.metrics import Service
 from spillway_core.status import EventAttr, EventStatus
 
 
@@ -78,7 +79,7 @@ class LaneProcessor(Construct):
             config=config,
             code=code,
             handler=PROCESSOR_HANDLER,
-            service="spillway-processor",
+            service=Service.PROCESSOR,
             description=f"Spillway {lane.lane.value} processor: claims PENDING events and applies their effects once",
             timeout=Duration.seconds(config.processor_timeout_seconds),
             memory_size=512,
@@ -90,7 +91,6 @@ class LaneProcessor(Construct):
                 EnvVar.LEASE_SECONDS: str(config.lease_seconds),
                 EnvVar.BACKOFF_BASE_SECONDS: str(config.backoff_base_seconds),
                 EnvVar.BACKOFF_CAP_SECONDS: str(config.backoff_cap_seconds),
-                EnvVar.PENDING_GRACE_SECONDS: str(config.pending_grace_seconds),
                 EnvVar.ALERT_RETRY_SECONDS: str(config.alert_retry_seconds),
             },
         )
@@ -176,8 +176,15 @@ class Processing(Construct):
         construct_ids = {Lane.BULK: "Processor", Lane.INTERACTIVE: "InteractiveProcessor"}
         self.lanes = {
             lane: LaneProcessor(
-                self, construct_ids[lane], config=config, lane=config.lane(lane), code=code,
-                events=events, domain=domain, alerts=alerts, dlq=self.dlq,
+                self,
+                construct_ids[lane],
+                config=config,
+                lane=config.lane(lane),
+                code=code,
+                events=events,
+                domain=domain,
+                alerts=alerts,
+                dlq=self.dlq,
             )
             for lane in Lane
-        }  # fmt: skip
+        }

@@ -14,6 +14,7 @@ from infra.constructs.alerts import Alerts
 from infra.constructs.function import SpillwayFunction
 from infra.constructs.nag import acknowledge
 from infra.constructs.stores import EventStoreTable
+from spillway_core.metrics import Service
 
 
 class Sweeping(Construct):
@@ -34,7 +35,7 @@ class Sweeping(Construct):
             config=config,
             code=code,
             handler=SWEEPER_HANDLER,
-            service="spillway-sweeper",
+            service=Service.SWEEPER,
             description="Spillway sweeper: repairs events whose lease or due time has passed",
             timeout=Duration.seconds(60),
             # One sweeper at a time is enough; overlapping runs are still safe (conditional wakes).

@@ -13,8 +13,15 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from spillway_cli.target import stack_config
+from spillway_core.lanes import Lane
+from spillway_core.metrics import NAMESPACE, EventOutcome, Metric, WebhookOutcome, event_metric, webhook_metric
 from tests.infra.conftest import PRODUCTION, Synthesized
 from tests.support.tables import DOMAIN_TABLE, EVENTS_TABLE
+
+# Values come from the stage's settings (cdk.json) and metric names from spillway_core.metrics: the
+# tests hold the wiring, not a second copy of either.
+CONFIG = stack_config(PRODUCTION)
+BULK, INTERACTIVE = CONFIG.lane(Lane.BULK), CONFIG.lane(Lane.INTERACTIVE)
 
 
 def resources(template: Template, type_name: str) -> dict[str, Any]:
@@ -46,24 +53,41 @@ def test_processor_lease_outlives_its_timeout(template: Template) -> None:
 
     assert len(processors) == 2  # one per lane (tests/infra/test_lanes.py)
     for processor in processors:
-        assert processor["Timeout"] == 30
+        assert processor["Timeout"] == CONFIG.processor_timeout_seconds
         assert int(processor["Environment"]["Variables"]["LEASE_SECONDS"]) > processor["Timeout"]
 
 
-def test_dlq_is_encrypted_and_ssl_only(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 14 * 86_400}
-    )
-    template.has_resource_properties(
-        "AWS::SQS::QueuePolicy",
-        {
-            "PolicyDocument": {
-                "Statement": [
-                    Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
-                ]
-            }
-        },
-    )
+def dead_letter_queues(template: Template) -> set[str]:
+    """Every queue something dead-letters into: a queue's redrive target or a stream mapping's on-failure."""
+    targets = [
+        q["Properties"].get("RedrivePolicy", {}).get("deadLetterTargetArn")
+        for q in resources(template, "AWS::SQS::Queue").values()
+    ]
+    targets += [
+        m["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+    ]
+    return {target["Fn::GetAtt"][0] for target in targets if target}
+
+
+def test_every_dlq_is_encrypted_keeps_messages_14_days_and_is_ssl_only(template: Template) -> None:
+    dlqs = dead_letter_queues(template)
+    policies = resources(template, "AWS::SQS::QueuePolicy").values()
+
+    assert len(dlqs) == 2  # the processor lanes' DLQ and the notifier's
+    for dlq in dlqs:
+        queue = resources(template, "AWS::SQS::Queue")[dlq]["Properties"]
+        assert queue["SqsManagedSseEnabled"] is True, dlq
+        assert queue["MessageRetentionPeriod"] == 14 * 86_400, dlq
+        ssl_only = [
+            statement
+            for policy in policies
+            if {"Ref": dlq} in policy["Properties"]["Queues"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Deny"
+            and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert ssl_only, dlq
 
 
 def test_events_table_has_stream_ttl_sweep_and_status_indexes_pitr_and_encryption(template: Template) -> None:
@@ -125,7 +149,7 @@ def test_ingest_may_only_put_into_the_events_table(template: Template) -> None:
     assert data_statements[0]["Action"] == "dynamodb:PutItem"
     assert data_statements[0]["Resource"]["Fn::GetAtt"][0].startswith("EventsTable")
     assert ingest["Timeout"] == 10
-    assert ingest["Environment"]["Variables"]["MAX_BODY_BYTES"] == "262144"
+    assert ingest["Environment"]["Variables"]["MAX_BODY_BYTES"] == str(CONFIG.max_body_bytes)
 
 
 def test_every_processor_may_read_its_snapshot_and_write_its_effect_in_the_domain_table(template: Template) -> None:
@@ -179,7 +203,10 @@ def test_http_api_route_throttling_and_access_logs(template: Template) -> None:
         {
             "StageName": "$default",
             "AutoDeploy": True,
-            "DefaultRouteSettings": {"ThrottlingBurstLimit": 2000, "ThrottlingRateLimit": 1000},
+            "DefaultRouteSettings": {
+                "ThrottlingBurstLimit": CONFIG.api_throttle_burst,
+                "ThrottlingRateLimit": CONFIG.api_throttle_rate,
+            },
             "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp("requestId")},
         },
     )
@@ -262,17 +289,23 @@ def alarm_by_name(template: Template, name: str) -> dict[str, Any]:
     [
         ("ProcessorDlqMessages", "ApproximateNumberOfMessagesVisible", "AWS/SQS", 1, 1),
         ("NotifierDlqMessages", "ApproximateNumberOfMessagesVisible", "AWS/SQS", 1, 1),
-        ("FailedEvents", "Event_failed", "Spillway", 1, 1),
+        ("FailedEvents", event_metric(EventOutcome.FAILED), NAMESPACE, 1, 1),
         ("ProcessorErrors", "Errors", "AWS/Lambda", 1, 1),
-        ("ProcessorIteratorAge", "IteratorAge", "AWS/Lambda", 300_000, 3),
-        ("ProcessorThrottlesSustained", "Throttles", "AWS/Lambda", 1, 10),
+        ("ProcessorIteratorAge", "IteratorAge", "AWS/Lambda", BULK.iterator_age_alarm_seconds * 1000, 3),
+        ("ProcessorThrottlesSustained", "Throttles", "AWS/Lambda", 1, CONFIG.throttle_alarm_minutes),
         ("InteractiveProcessorErrors", "Errors", "AWS/Lambda", 1, 1),
-        ("InteractiveProcessorIteratorAge", "IteratorAge", "AWS/Lambda", 60_000, 3),
-        ("InteractiveProcessorThrottlesSustained", "Throttles", "AWS/Lambda", 1, 10),
-        ("IngestUnavailable", "Webhook_unavailable", "Spillway", 1, 1),
+        (
+            "InteractiveProcessorIteratorAge",
+            "IteratorAge",
+            "AWS/Lambda",
+            INTERACTIVE.iterator_age_alarm_seconds * 1000,
+            3,
+        ),
+        ("InteractiveProcessorThrottlesSustained", "Throttles", "AWS/Lambda", 1, CONFIG.throttle_alarm_minutes),
+        ("IngestUnavailable", webhook_metric(WebhookOutcome.UNAVAILABLE), NAMESPACE, 1, 1),
         ("IngestErrors", "Errors", "AWS/Lambda", 1, 1),
         ("Api5xx", "5xx", "AWS/ApiGateway", 1, 1),
-        ("SweeperWokePending", "WokenPending", "Spillway", 10, 1),
+        ("SweeperWokePending", Metric.WOKEN_PENDING, NAMESPACE, CONFIG.sweeper_woken_alarm_threshold, 1),
         ("SweeperErrors", "Errors", "AWS/Lambda", 1, 1),
         ("NotifierErrors", "Errors", "AWS/Lambda", 1, 1),
     ],
@@ -309,7 +342,7 @@ def test_slack_notifier_collects_bursts_from_the_alerts_topic(template: Template
         {
             "FunctionName": {"Ref": notifier_id},
             "BatchSize": 1000,
-            "MaximumBatchingWindowInSeconds": 60,
+            "MaximumBatchingWindowInSeconds": CONFIG.notifier_batch_window_seconds,
             # Unposted alerts are reported as failed, so they stay queued instead of being dropped.
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         },
@@ -325,8 +358,43 @@ def test_slack_notifier_collects_bursts_from_the_alerts_topic(template: Template
     assert secret["Properties"]["SecretString"] == "not-configured"
 
 
-def test_dashboard_exists(template: Template) -> None:
-    template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+def _referenced_id(reference: dict[str, Any]) -> str:
+    """A reference in the dashboard's body (a function, a queue, the region) as the logical id it names."""
+    return str(reference["Ref"]) if "Ref" in reference else str(reference["Fn::GetAtt"][0])
+
+
+def dashboard_metrics(template: Template) -> set[tuple[str, ...]]:
+    """(namespace, name, dimension name, dimension value...) of every metric the dashboard's widgets plot."""
+    [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+    body = dashboard["Properties"]["DashboardBody"]
+    parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+    text = "".join(part if isinstance(part, str) else _referenced_id(part) for part in parts)
+    plotted = set()
+    for widget in json.loads(text)["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            plotted.add(tuple(str(field) for field in metric if not isinstance(field, dict)))
+    return plotted
+
+
+def test_the_dashboard_plots_every_outcome_every_alarmed_metric_and_each_lanes_backlog(template: Template) -> None:
+    plotted = dashboard_metrics(template)
+    emitted_names = {metric[1] for metric in plotted if metric[0] == NAMESPACE}
+
+    assert {webhook_metric(outcome) for outcome in WebhookOutcome} <= emitted_names
+    assert {event_metric(o) for o in EventOutcome if o is not EventOutcome.PROBE} <= emitted_names
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props.get("Namespace") == NAMESPACE:
+            [service] = props["Dimensions"]
+            assert (NAMESPACE, props["MetricName"], "service", service["Value"]) in plotted, props["MetricName"]
+    processors = [
+        logical_id
+        for logical_id, f in resources(template, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == "processor.handler.lambda_handler"
+    ]
+    for function_id in processors:
+        assert ("AWS/Lambda", "IteratorAge", "FunctionName", function_id) in plotted
+    assert any(m[:2] == ("AWS/SQS", "ApproximateNumberOfMessagesVisible") for m in plotted)
 
 
 def test_sweeper_can_republish_alerts(template: Template) -> None:

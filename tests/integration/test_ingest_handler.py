@@ -14,6 +14,7 @@ from ingest.logic import event_to_store
 from spillway_core.errors import StoreUnavailable
 from spillway_core.event_store import decode_raw_body
 from spillway_core.http import WebhookRequest
+from spillway_core.metrics import WebhookOutcome, webhook_metric
 from spillway_core.payloads import event_type_of, tenant_of
 from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
@@ -164,7 +165,7 @@ def test_a_permanent_store_error_is_a_4xx_logged_as_a_bug_signal(aws: Aws, email
     assert (status, body["error"]) == (422, "not_storable")
     assert "retry-after" not in headers
     assert '"level":"ERROR"' in output.getvalue() and "refused a checked event" in output.getvalue()
-    assert "Webhook_store_rejected" in output.getvalue()
+    assert webhook_metric(WebhookOutcome.STORE_REJECTED) in output.getvalue()
 
 
 def test_an_event_over_the_item_budget_is_413_and_a_large_one_drops_its_raw_body(

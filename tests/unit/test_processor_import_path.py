@@ -109,7 +109,6 @@ def test_reading_a_stored_event_ends_as_the_payload_model_does(text: str | bytes
         ("DEADLINE_MARGIN_SECONDS", "-1"),
         ("BACKOFF_BASE_SECONDS", "0"),
         ("BACKOFF_CAP_SECONDS", "nan"),
-        ("PENDING_GRACE_SECONDS", "9"),
         ("ALERT_RETRY_SECONDS", "0"),
         ("AWS_MAX_ATTEMPTS", "11"),
     ],

@@ -310,22 +310,10 @@ class EventStore:
             raise StoreUnavailable(type(exc).__name__) from exc
         return response
 
-    def _conditional(self, operation: str, **kwargs: Any) -> bool:
-        """A conditional write; False when its condition failed, StoreUnavailable on any other error."""
+    def _write(self, operation: str, **kwargs: Any) -> dict[str, Any] | None:
+        """A conditional write; None when its condition failed, StoreUnavailable on any other error."""
         try:
-            getattr(self._ddb, operation)(TableName=self._table, **kwargs)
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
-        return True
-
-    def _update(self, **kwargs: Any) -> dict[str, Any] | None:
-        """UpdateItem; None when its condition failed, StoreUnavailable on any other error."""
-        try:
-            response: dict[str, Any] = self._ddb.update_item(TableName=self._table, **kwargs)
+            response: dict[str, Any] = getattr(self._ddb, operation)(TableName=self._table, **kwargs)
         except ClientError as exc:
             if _error_code(exc) == "ConditionalCheckFailedException":
                 return None
@@ -333,6 +321,13 @@ class EventStore:
         except BotoCoreError as exc:
             raise StoreUnavailable(type(exc).__name__) from exc
         return response
+
+    def _conditional(self, operation: str, **kwargs: Any) -> bool:
+        """Whether a conditional write applied."""
+        return self._write(operation, **kwargs) is not None
+
+    def _update(self, **kwargs: Any) -> dict[str, Any] | None:
+        return self._write("update_item", **kwargs)
 
     def _get(self, pk: str, consistent: bool = True, attrs: tuple[str, ...] = ()) -> dict[str, Any] | None:
         kwargs: dict[str, Any] = {"TableName": self._table, "Key": _key(pk), "ConsistentRead": consistent}

@@ -30,3 +30,18 @@ __all__ = ["load_fixture"]  # the tests import the sample loader from here
 @pytest.fixture
 def email_sent() -> dict[str, Any]:
     return load_fixture("email_sent.json")
+
+
+# The longest files first. Each worker takes whole files (--dist loadfile), so a long file that starts
+# last decides when the run ends: the property test alone ran 8 minutes after everything else had.
+LONGEST_FIRST = (
+    "tests/integration/test_domain_properties.py",
+    "tests/integration/test_interleavings.py",
+    "tests/integration/test_fault_injection.py",
+    "tests/integration/test_lanes_sweeper.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

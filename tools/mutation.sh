@@ -24,8 +24,9 @@ mutants_of() {
   case "$1" in
     spillway_core/event_store)
       local f
-      for f in claim _finish mark_succeeded mark_failed mark_retry alert_sent failed_event replay wake \
-        _query_due query_due count_due; do
+      for f in event_record claim _finish mark_succeeded mark_failed mark_retry alert_sent failed_event replay \
+        wake _query_due query_due count_due sweep_positions _query_intake query_intake count_intake begun \
+        create_pending advance_intake_checkpoint _write; do
         printf '*EventStore?%s__mutmut_* ' "$f"
       done
       ;;

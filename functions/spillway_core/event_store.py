@@ -162,7 +162,9 @@ class SweepPositions:
     checked each intake shard."""
 
     watermarks: dict[Lane, int] = field(default_factory=dict)
-    checkpoints: dict[Lane, dict[str, IntakeCheckpoint]] = field(default_factory=dict)
+    # Per intake shard, the last entry checked (sweep-index order: due time, then key): every entry up
+    # to and including it has its lifecycle item. A shard not there has not been checked yet.
+    checkpoints: dict[Lane, dict[str, IntakeEntry]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,15 +173,6 @@ class IntakeEntry:
 
     dedupe_key: str
     due_at_ms: int
-
-
-@dataclass(frozen=True)
-class IntakeCheckpoint:
-    """How far the sweeper has checked an intake shard: every entry up to and including this
-    position (sweep-index order: due time, then key) has its lifecycle item."""
-
-    due_at_ms: int = 0
-    dedupe_key: str | None = None
 
 
 def _summary(item: dict[str, Any]) -> EventSummary:
@@ -261,14 +254,13 @@ def event_view(dedupe_key: str, record: dict[str, Any] | None, lifecycle: dict[s
     return view
 
 
-def _checkpoints(item: dict[str, Any]) -> dict[str, IntakeCheckpoint]:
+def _checkpoints(item: dict[str, Any]) -> dict[str, IntakeEntry]:
     """A lane's checkpoint item, by intake shard."""
-    found: dict[str, IntakeCheckpoint] = {}
+    found: dict[str, IntakeEntry] = {}
     for name, value in item.items():
         shard, suffix, rest = name.rpartition(_CHECKPOINT_DUE_SUFFIX)
         if shard and suffix and not rest:
-            pk = item.get(f"{shard}{_CHECKPOINT_PK_SUFFIX}", {}).get("S")
-            found[shard] = IntakeCheckpoint(due_at_ms=int(value["N"]), dedupe_key=pk)
+            found[shard] = IntakeEntry(item[f"{shard}{_CHECKPOINT_PK_SUFFIX}"]["S"], int(value["N"]))
     return found
 
 
@@ -719,7 +711,7 @@ class EventStore:
         for lane in Lane:
             checkpoints = positions.checkpoints[lane]
             for shard in intake_shards(lane, self._intake_shards):
-                entries = self.query_intake(shard, checkpoints.get(shard, IntakeCheckpoint()), 2**62, 2**31)
+                entries = self.query_intake(shard, checkpoints.get(shard), 2**62, 2**31)
                 begun = self.begun(entry.dedupe_key for entry in entries)
                 keys += [entry.dedupe_key for entry in entries if entry.dedupe_key not in begun]
         return keys
@@ -842,17 +834,18 @@ class EventStore:
             positions.checkpoints[lane] = _checkpoints(items.get(checkpoint_key(lane), {}))
         return positions
 
-    def _query_intake(self, shard: str, after: IntakeCheckpoint, up_to_ms: int, **kwargs: Any) -> dict[str, Any] | None:
-        """One page of an intake shard's entries past ``after`` and due at or before ``up_to_ms``, in
-        index order; None when there can be none."""
-        low = after.due_at_ms
-        if after.dedupe_key is not None:  # resume exactly after the last entry checked
+    def _query_intake(
+        self, shard: str, after: IntakeEntry | None, up_to_ms: int, **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """One page of an intake shard's entries past the entry ``after`` (from the start when None)
+        and due at or before ``up_to_ms``, in index order; None when there can be none."""
+        low = 0
+        if after is not None:  # resume exactly after the last entry checked
+            low = after.due_at_ms
             kwargs.setdefault(
                 "ExclusiveStartKey",
                 {A.SWEEP_SHARD: {"S": shard}, A.DUE_AT: {"N": str(low)}, A.PK: {"S": after.dedupe_key}},
             )
-        else:
-            low += 1
         if low > up_to_ms:
             return None
         return self._call(
@@ -865,7 +858,7 @@ class EventStore:
             **kwargs,
         )
 
-    def query_intake(self, shard: str, after: IntakeCheckpoint, up_to_ms: int, limit: int) -> list[IntakeEntry]:
+    def query_intake(self, shard: str, after: IntakeEntry | None, up_to_ms: int, limit: int) -> list[IntakeEntry]:
         """Up to ``limit`` entries of an intake shard past ``after`` and due at or before ``up_to_ms``."""
         entries: list[IntakeEntry] = []
         kwargs: dict[str, Any] = {}
@@ -879,7 +872,7 @@ class EventStore:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return entries
 
-    def count_intake(self, shard: str, after: IntakeCheckpoint, up_to_ms: int) -> int:
+    def count_intake(self, shard: str, after: IntakeEntry | None, up_to_ms: int) -> int:
         """How many entries of an intake shard are past ``after`` and due (a COUNT query)."""
         total, kwargs = 0, dict[str, Any]()
         while True:

@@ -29,7 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from spillway_core.alerts import AlertPublisher, failure_alert
-from spillway_core.event_store import DueEvent, EventStore, IntakeCheckpoint
+from spillway_core.event_store import DueEvent, EventStore, IntakeEntry
 from spillway_core.lanes import Lane
 from spillway_core.lifecycle import intake_shards, sweep_shards
 from spillway_core.settings import SweeperSettings
@@ -63,7 +63,7 @@ def sweep(store: EventStore, alerts: AlertPublisher, settings: SweeperSettings, 
         pending_bound = watermarks[lane] + grace_ms
         up_to = min(now_ms, pending_bound - 1)  # an event record is due at (written + grace), like PENDING
         for intake in intake_shards(lane, settings.sweep_shards):
-            checked = positions.checkpoints[lane].get(intake, IntakeCheckpoint())
+            checked = positions.checkpoints[lane].get(intake)  # the last entry checked, if any
             if budget > 0:
                 budget, checked = _check_intake(store, lane, intake, checked, up_to, budget, now_ms, next_due, report)
             if budget <= 0:  # out of budget: what this shard still holds is for the next run
@@ -105,13 +105,13 @@ def _check_intake(
     store: EventStore,
     lane: Lane,
     shard: str,
-    checkpoint: IntakeCheckpoint,
+    checkpoint: IntakeEntry | None,
     up_to_ms: int,
     budget: int,
     now_ms: int,
     next_due: int,
     report: SweepReport,
-) -> tuple[int, IntakeCheckpoint]:
+) -> tuple[int, IntakeEntry | None]:
     """Gives every due event record of an intake shard that has no lifecycle item one, as PENDING, and
     moves the shard's checkpoint to the last entry checked. Returns the budget left and the checkpoint."""
     entries = store.query_intake(shard, checkpoint, up_to_ms, budget)
@@ -127,6 +127,5 @@ def _check_intake(
             report.lost_races += 1  # a processor claimed it meanwhile (or its record expired)
     if not entries:  # with none checked, the checkpoint stays where it is, and no write is made
         return budget, checkpoint
-    last = entries[-1]
-    store.advance_intake_checkpoint(lane, shard, last)
-    return budget - len(entries), IntakeCheckpoint(last.due_at_ms, last.dedupe_key)
+    store.advance_intake_checkpoint(lane, shard, entries[-1])
+    return budget - len(entries), entries[-1]

@@ -38,9 +38,8 @@ from spillway_cli.load import plan_typed, send_burst
 from spillway_cli.status import wait_until_drained
 from spillway_cli.target import Target, stack_config
 from spillway_cli.tokens import binding, bindings_json, new_token, token_digest
-from spillway_core.event_store import event_view
+from spillway_core.event_store import event_views
 from spillway_core.lanes import Lane, probe_key, watermark_key
-from spillway_core.lifecycle import dedupe_key_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REPLIES = 20
@@ -95,20 +94,14 @@ def merge_lanes(target: Target) -> None:
 def events_of_run(target: Target, keys: set[str]) -> list[dict[str, Any]]:
     """The run's events, each as one item: its record with its lifecycle item over it."""
     ddb = target.client("dynamodb")
-    records: dict[str, dict[str, Any]] = {}
-    lifecycles: dict[str, dict[str, Any]] = {}
+    items: list[dict[str, Any]] = []
     for page in ddb.get_paginator("scan").paginate(
         TableName=target.events_table,
         ProjectionExpression="pk, lane, #s, intake, receivedAt, completedAt, wakes, attempts, errorClass",
         ExpressionAttributeNames={"#s": "status"},
     ):
-        for item in page["Items"]:
-            pk = item["pk"]["S"]
-            if dedupe_key_of(pk) in keys:
-                lifecycles[str(dedupe_key_of(pk))] = item
-            elif pk in keys:
-                records[pk] = item
-    return [event_view(key, records.get(key), lifecycles.get(key)) for key in keys if key in records]
+        items += page["Items"]
+    return [view for key, view in event_views(items).items() if key in keys]
 
 
 def wakes_by_cause(items: list[dict[str, Any]]) -> dict[str, int]:

@@ -254,6 +254,21 @@ def event_view(dedupe_key: str, record: dict[str, Any] | None, lifecycle: dict[s
     return view
 
 
+def event_views(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every event among events-table ``items`` (a scan, say) as one item, as ``event_view`` makes
+    it, by dedupe key. Lane probes, watermarks and checkpoints are not events."""
+    records: dict[str, dict[str, Any]] = {}
+    lifecycles: dict[str, dict[str, Any]] = {}
+    for item in items:
+        pk = item[A.PK]["S"]
+        key = dedupe_key_of(pk)
+        if key is not None:
+            lifecycles[key] = item
+        elif A.INTAKE in item or A.STATUS in item:
+            records[pk] = item
+    return {key: event_view(key, records.get(key), lifecycles.get(key)) for key in records.keys() | lifecycles.keys()}
+
+
 def _checkpoints(item: dict[str, Any]) -> dict[str, IntakeEntry]:
     """A lane's checkpoint item, by intake shard."""
     found: dict[str, IntakeEntry] = {}
@@ -952,8 +967,3 @@ class EventStore:
             ExpressionAttributeNames={"#wm": A.WATERMARK},
             ExpressionAttributeValues={":probe": {"N": str(probe_at_ms)}},
         )
-
-    def watermark(self, lane: Lane) -> int:
-        """The lane's watermark (epoch ms); 0 while the lane has processed no probe yet."""
-        item = self._get(watermark_key(lane))
-        return int(item[A.WATERMARK]["N"]) if item and A.WATERMARK in item else 0

@@ -37,6 +37,6 @@ def test_the_processor_records_a_probe_as_its_lanes_watermark(aws: Aws) -> None:
     assert process(second) == {"batchItemFailures": []}
     assert process(first) == {"batchItemFailures": []}  # an older probe, redelivered late
 
-    assert store.watermark(Lane.INTERACTIVE) == NOW + 60_000
-    assert store.watermark(Lane.BULK) == 0
+    assert store.sweep_positions().watermarks[Lane.INTERACTIVE] == NOW + 60_000
+    assert store.sweep_positions().watermarks[Lane.BULK] == 0
     assert "status" not in aws.event_item(probe_key(Lane.INTERACTIVE))  # type: ignore[operator]

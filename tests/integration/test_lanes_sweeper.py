@@ -50,8 +50,11 @@ def test_a_backlog_longer_than_the_grace_gets_no_wakes(aws: Aws) -> None:
     assert world.sweeps >= 12
     # Every run probed both lanes, and each lane's watermark followed its reading.
     store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
-    assert store.watermark(Lane.BULK) >= world.last_read_at(Lane.BULK) - SWEEP_PERIOD_MS - MS_PER_BULK_EVENT
-    assert store.watermark(Lane.INTERACTIVE) >= world.clock - SWEEP_PERIOD_MS
+    assert (
+        store.sweep_positions().watermarks[Lane.BULK]
+        >= world.last_read_at(Lane.BULK) - SWEEP_PERIOD_MS - MS_PER_BULK_EVENT
+    )
+    assert store.sweep_positions().watermarks[Lane.INTERACTIVE] >= world.clock - SWEEP_PERIOD_MS
 
 
 def test_replies_are_read_within_seconds_while_the_bulk_backlog_takes_minutes(aws: Aws) -> None:

@@ -128,11 +128,11 @@ def test_a_pending_event_is_held_until_its_own_lane_has_read_past_its_record(aws
 def test_a_lanes_watermark_only_moves_forward(aws: Aws) -> None:
     store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
 
-    assert store.watermark(Lane.BULK) == 0
+    assert store.sweep_positions().watermarks[Lane.BULK] == 0
     assert store.advance_watermark(Lane.BULK, NOW) is True
     assert store.advance_watermark(Lane.BULK, NOW - 60_000) is False  # a redelivered older probe
-    assert store.watermark(Lane.BULK) == NOW
-    assert store.watermark(Lane.INTERACTIVE) == 0
+    assert store.sweep_positions().watermarks[Lane.BULK] == NOW
+    assert store.sweep_positions().watermarks[Lane.INTERACTIVE] == 0
 
 
 def test_overlapping_runs_wake_each_event_once(aws: Aws) -> None:

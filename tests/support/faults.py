@@ -22,13 +22,14 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from processor.logic import process_record
 from spillway_core.alerts import AlertPublisher
 from spillway_core.domain import effect_marker_pk
+from spillway_core.event_store import event_views
 from spillway_core.lanes import Lane, lane_of_probe
 from spillway_core.lifecycle import sweep_shards
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES, SWEEP_INDEX
 from sweeper.logic import sweep
 from tests.support.pipeline import InProcessPipeline, processor_deps
-from tests.support.tables import EVENTS_TABLE_NAME, event_views
+from tests.support.tables import EVENTS_TABLE_NAME
 
 FAULT_KINDS = ("error_before", "error_after", "killed_before", "killed_after")
 SWEEP_PERIOD_MS = 60_000

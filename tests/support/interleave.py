@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from processor.logic import ProcessorDeps, process_event
 from spillway_core.alerts import AlertPublisher
-from spillway_core.event_store import EventRecord, event_view
+from spillway_core.event_store import EventRecord, event_view, event_views
 from spillway_core.lanes import Lane
 from spillway_core.lifecycle import dedupe_key_of, lifecycle_key, sweep_shard
 from spillway_core.settings import SweeperSettings
@@ -42,7 +42,7 @@ from spillway_core.status import LIVE_STATUSES, EventStatus
 from sweeper.logic import sweep
 from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.pipeline import BOOKKEEPING, InProcessPipeline, processor_deps
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, event_views, recreate_tables
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, recreate_tables
 
 START_MS = 1_795_000_000_000
 SWEEP_PERIOD_MS = 60_000

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spillway_core.event_store import EventStore, event_view
-from spillway_core.lifecycle import dedupe_key_of
+from spillway_core.event_store import EventStore, event_views
 from spillway_core.status import STATUS_INDEX, STATUS_INDEX_ATTRIBUTES, SWEEP_INDEX, EventAttr
 
 EVENTS_TABLE_NAME = "spillway-events-test"
@@ -62,22 +61,6 @@ def recreate_tables(dynamodb: Any) -> None:
         if name in existing:
             dynamodb.delete_table(TableName=name)
     create_tables(dynamodb)
-
-
-def event_views(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Every event among the events table's ``items`` as one item (its record with its lifecycle
-    item's attributes over it, as `EventStore.get` shows it), by dedupe key. Lane probes, watermarks
-    and checkpoints are not events."""
-    records: dict[str, dict[str, Any]] = {}
-    lifecycles: dict[str, dict[str, Any]] = {}
-    for item in items:
-        pk = item[EventAttr.PK]["S"]
-        key = dedupe_key_of(pk)
-        if key is not None:
-            lifecycles[key] = item
-        elif EventAttr.INTAKE in item or EventAttr.STATUS in item:
-            records[pk] = item
-    return {key: event_view(key, records.get(key), lifecycles.get(key)) for key in records.keys() | lifecycles.keys()}
 
 
 def scan_events(dynamodb: Any, table: str = EVENTS_TABLE_NAME) -> dict[str, dict[str, Any]]:

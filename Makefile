@@ -26,13 +26,15 @@ setup: .tools/.stamp .venv/.stamp .venv-emulator/.stamp node_modules/.stamp
 	.tools/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tools/requirements.txt
 	touch $@
 
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on CI) nothing imported is
+# ever cached, and each of the suite's many Python processes would compile its dependencies again.
 .venv/.stamp: .tools/.stamp uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON) --quiet
+	$(UV) sync --frozen --python $(PYTHON) --quiet --compile-bytecode
 	touch $@
 
 .venv-emulator/.stamp: .tools/.stamp emulator/requirements.txt
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) .venv-emulator
-	$(UV) pip sync --quiet --python .venv-emulator/bin/python emulator/requirements.txt
+	$(UV) pip sync --quiet --compile-bytecode --python .venv-emulator/bin/python emulator/requirements.txt
 	touch $@
 
 node_modules/.stamp: package.json package-lock.json

@@ -40,8 +40,11 @@ def raw_putitem_throughput(target: Target, requests: int, concurrency: int) -> f
 
     def put(n: int) -> None:
         client = clients[n % concurrency]
-        client.put_item(TableName=table, Item={"pk": {"S": f"k{n}"}, "raw": {"S": body}},
-                        ConditionExpression="attribute_not_exists(pk)")  # fmt: skip
+        client.put_item(
+            TableName=table,
+            Item={"pk": {"S": f"k{n}"}, "raw": {"S": body}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     clients = [target.client("dynamodb") for _ in range(concurrency)]
     started = time.perf_counter()
@@ -96,10 +99,14 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
         with LatencyProxy(emulator.endpoint_url, latency_ms) as proxy:
             lambda_client = target.client("lambda")
             # Both lanes' processors write through the proxy (the plan has every event type).
-            functions = [target.outputs[names.OUTPUT_PROCESSOR_FUNCTION],
-                         target.outputs[names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION]]  # fmt: skip
-            envs = {f: lambda_client.get_function_configuration(FunctionName=f)["Environment"]["Variables"]
-                    for f in functions}  # fmt: skip
+            functions = [
+                target.outputs[names.OUTPUT_PROCESSOR_FUNCTION],
+                target.outputs[names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION],
+            ]
+            envs = {
+                f: lambda_client.get_function_configuration(FunctionName=f)["Environment"]["Variables"]
+                for f in functions
+            }
             for function, env in envs.items():
                 lambda_client.update_function_configuration(
                     FunctionName=function, Environment={"Variables": env | {"AWS_ENDPOINT_URL_DYNAMODB": proxy.url}}
@@ -113,8 +120,9 @@ def run(events: int, concurrency: int, side_events: int, side_rate: float, laten
                 lambda_client.update_function_configuration(FunctionName=function, Environment={"Variables": env})
 
             with SyncWebhookServer(_client_via(proxy.url), target.domain_table, token) as sync:
-                sync_report = send_burst(sync.url, token, plan_burst(side_events, seed=3, workspace=4),
-                                         concurrency=256, rate=side_rate)  # fmt: skip
+                sync_report = send_burst(
+                    sync.url, token, plan_burst(side_events, seed=3, workspace=4), concurrency=256, rate=side_rate
+                )
 
             stream_arn = target.client("dynamodb").describe_table(TableName=target.events_table)["Table"][
                 "LatestStreamArn"

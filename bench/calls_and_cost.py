@@ -144,8 +144,12 @@ def world() -> Iterator[World]:
 
 
 def _bill_row(ingest: Bill, processing: Bill) -> dict[str, Any]:
-    return {"ingest": ingest.summary(), "processing": processing.summary(),
-            "wru": ingest.wru + processing.wru, "rru": ingest.rru + processing.rru}  # fmt: skip
+    return {
+        "ingest": ingest.summary(),
+        "processing": processing.summary(),
+        "wru": ingest.wru + processing.wru,
+        "rru": ingest.rru + processing.rru,
+    }
 
 
 def per_type() -> dict[str, Any]:
@@ -247,9 +251,14 @@ def mix() -> dict[str, Any]:
             with w.meter.measure() as processing:
                 assert w.process_new(key) == "succeeded"
             processing_total.add(processing)
-    return {"requests": len(requests), "by_kind": dict(count), "total": total.summary(),
-            "ingest": ingest_total.summary(), "processing": processing_total.summary(),
-            "processed_events": len(requests) - count["duplicate"]}  # fmt: skip
+    return {
+        "requests": len(requests),
+        "by_kind": dict(count),
+        "total": total.summary(),
+        "ingest": ingest_total.summary(),
+        "processing": processing_total.summary(),
+        "processed_events": len(requests) - count["duplicate"],
+    }
 
 
 # --- logs --------------------------------------------------------------------------------------------
@@ -260,8 +269,13 @@ def log_bytes() -> dict[str, Any]:
     lines and EMF metrics), run in-process against moto with their real entry points."""
     from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: F401  (loads powertools once)
 
-    env = {"EVENTS_TABLE": EVENTS_TABLE_NAME, "DOMAIN_TABLE": "spillway-domain-test", "ALERTS_TOPIC_ARN": "arn:x",
-           "AWS_DEFAULT_REGION": REGION, "POWERTOOLS_METRICS_NAMESPACE": "Spillway"}  # fmt: skip
+    env = {
+        "EVENTS_TABLE": EVENTS_TABLE_NAME,
+        "DOMAIN_TABLE": "spillway-domain-test",
+        "ALERTS_TOPIC_ARN": "arn:x",
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_METRICS_NAMESPACE": "Spillway",
+    }
     saved = {k: os.environ.get(k) for k in [*env, "INGEST_TOKEN_BINDINGS"]}
     try:
         with mock_aws():
@@ -295,17 +309,32 @@ def _run_handlers(client: Any) -> dict[str, Any]:
     from processor import handler as processor_handler
 
     def post(document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        request = {"version": "2.0", "rawPath": "/webhooks/emailbison", "headers": {"content-type": "application/json"},
-                   "queryStringParameters": {"token": TOKEN}, "pathParameters": {"provider": "emailbison"},
-                   "isBase64Encoded": False, "body": json.dumps(document),
-                   "requestContext": {"http": {"method": "POST"}, "requestId": "r"}}  # fmt: skip
+        request = {
+            "version": "2.0",
+            "rawPath": "/webhooks/emailbison",
+            "headers": {"content-type": "application/json"},
+            "queryStringParameters": {"token": TOKEN},
+            "pathParameters": {"provider": "emailbison"},
+            "isBase64Encoded": False,
+            "body": json.dumps(document),
+            "requestContext": {"http": {"method": "POST"}, "requestId": "r"},
+        }
         out = _captured(lambda: ingest_handler.lambda_handler(request, _Context()), ingest_handler.logger)
         key = json.loads(out["result"]["body"])["id"]
         image = client.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}})["Item"]
-        record = {"eventID": key, "eventName": "INSERT", "eventSource": "aws:dynamodb",
-                  "dynamodb": {"Keys": {"pk": image["pk"]}, "NewImage": image, "SequenceNumber": "1",
-                               "SizeBytes": 100, "StreamViewType": "NEW_IMAGE"},
-                  "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/x"}  # fmt: skip
+        record = {
+            "eventID": key,
+            "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "dynamodb": {
+                "Keys": {"pk": image["pk"]},
+                "NewImage": image,
+                "SequenceNumber": "1",
+                "SizeBytes": 100,
+                "StreamViewType": "NEW_IMAGE",
+            },
+            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/x",
+        }
         return out["bytes"], record
 
     def process(*records: dict[str, Any]) -> int:
@@ -322,9 +351,11 @@ def _run_handlers(client: Any) -> dict[str, Any]:
         one = process(posted[0][1])
         two = process(posted[1][1], posted[2][1])
         # A batch prints one EMF document and the records' own lines: split the fixed part from the per-record part.
-        sizes[event_type] = {"ingest_bytes_per_request": sum(b for b, _ in posted) / 3,
-                             "processor_bytes_per_record": two - one,
-                             "processor_bytes_per_batch": 2 * one - two}  # fmt: skip
+        sizes[event_type] = {
+            "ingest_bytes_per_request": sum(b for b, _ in posted) / 3,
+            "processor_bytes_per_record": two - one,
+            "processor_bytes_per_batch": 2 * one - two,
+        }
     ingest_handler._dependencies.cache_clear()
     processor_handler._dependencies.cache_clear()
     return sizes
@@ -383,22 +414,33 @@ def cost_table(types: dict[str, Any], mixed: dict[str, Any], logs: dict[str, Any
         for scenario in ("steady", "first_contact"):
             r = row[scenario]
             table[f"{event_type} ({scenario.replace('_', ' ')})"] = {
-                "wru": r["wru"], "rru": r["rru"], "body_bytes": row["body_bytes"],
+                "wru": r["wru"],
+                "rru": r["rru"],
+                "body_bytes": row["body_bytes"],
                 "usd_per_million": dollars_per_million(
                     ingest_calls=sum(r["ingest"]["calls"].values()),
                     processing_calls=sum(r["processing"]["calls"].values()),
-                    processed=1, wru=r["wru"], rru=r["rru"], log_bytes=_logs_per_webhook(logs, event_type, 1)),
-            }  # fmt: skip
+                    processed=1,
+                    wru=r["wru"],
+                    rru=r["rru"],
+                    log_bytes=_logs_per_webhook(logs, event_type, 1),
+                ),
+            }
     n = mixed["requests"]
     processed = mixed["processed_events"] / n
     table["mix (70% sent, 20% opens, 5% replies, 5% rest; 20% duplicates)"] = {
-        "wru": round(mixed["total"]["wru"] / n, 3), "rru": round(mixed["total"]["rru"] / n, 3), "body_bytes": None,
+        "wru": round(mixed["total"]["wru"] / n, 3),
+        "rru": round(mixed["total"]["rru"] / n, 3),
+        "body_bytes": None,
         "usd_per_million": dollars_per_million(
             ingest_calls=sum(mixed["ingest"]["calls"].values()) / n,
-            processing_calls=sum(mixed["processing"]["calls"].values()) / n, processed=processed,
-            wru=mixed["total"]["wru"] / n, rru=mixed["total"]["rru"] / n,
-            log_bytes=_logs_per_webhook(logs, None, processed)),
-    }  # fmt: skip
+            processing_calls=sum(mixed["processing"]["calls"].values()) / n,
+            processed=processed,
+            wru=mixed["total"]["wru"] / n,
+            rru=mixed["total"]["rru"] / n,
+            log_bytes=_logs_per_webhook(logs, None, processed),
+        ),
+    }
     return table
 
 
@@ -436,7 +478,7 @@ def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
         "",
         "| scenario | body | WRU before | WRU after | RRU before | RRU after | USD/M before | USD/M after |",
         "|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for name, row in after["cost"].items():
         old = (before or {}).get("cost", {}).get(name)
         body = f"{row['body_bytes'] / 1024:.1f} KB" if row["body_bytes"] else ""
@@ -446,16 +488,25 @@ def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
     mix_row = after["cost"][next(k for k in after["cost"] if k.startswith("mix"))]
     lines += ["", "Mix, by part (USD per million webhooks, after):", "", "| part | USD/M |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in mix_row["usd_per_million"].items()]
-    lines += ["", "A retry, the sweeper's wake, the second attempt: write units (before -> after)",
-              "", "| event | failed attempt | wake write | second attempt |", "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "A retry, the sweeper's wake, the second attempt: write units (before -> after)",
+        "",
+        "| event | failed attempt | wake write | second attempt |",
+        "|---|---|---|---|",
+    ]
     for event_type, r in after["retry_and_wake"].items():
         o = (before or {}).get("retry_and_wake", {}).get(event_type, r)
         lines.append(
             f"| {event_type} | {o['failed_attempt']['wru']} -> {r['failed_attempt']['wru']} "
             f"| {o['wake_wru']} -> {r['wake_wru']} | {o['second_attempt']['wru']} -> {r['second_attempt']['wru']} |"
         )
-    lines += ["", "Duplicate request (the failed conditional put), write units per type: "
-              + ", ".join(f"{t} {r['duplicate']['wru']}" for t, r in after["per_type"].items()) + "."]  # fmt: skip
+    lines += [
+        "",
+        "Duplicate request (the failed conditional put), write units per type: "
+        + ", ".join(f"{t} {r['duplicate']['wru']}" for t, r in after["per_type"].items())
+        + ".",
+    ]
 
     def moto(row: dict[str, Any]) -> float:
         return float(row["ingest"]["moto_consumed_capacity"] + row["processing"]["moto_consumed_capacity"])
@@ -463,9 +514,12 @@ def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
     crosscheck = ", ".join(
         f"{t} {r['steady']['wru'] + r['steady']['rru']} vs {moto(r['steady'])}" for t, r in after["per_type"].items()
     )
-    lines += ["", "Cross-check with the backend's ConsumedCapacity (moto answers a fixed figure per call, whatever "
-              "the size, so it confirms the calls, not the units): steady, ingest + processing, model WRU + RRU "
-              f"vs moto: {crosscheck}."]  # fmt: skip
+    lines += [
+        "",
+        "Cross-check with the backend's ConsumedCapacity (moto answers a fixed figure per call, whatever "
+        "the size, so it confirms the calls, not the units): steady, ingest + processing, model WRU + RRU "
+        f"vs moto: {crosscheck}.",
+    ]
     comparison = ", ".join(f"{k} ${v}" for k, v in after["comparison_per_million_usd"].items())
     lines += ["", f"For comparison, per million: {comparison}.", ""]
     return "\n".join(lines)

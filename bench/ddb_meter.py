@@ -303,11 +303,19 @@ class DynamoMeter:
             bill.wru_by_op[operation] += table_units + indexes[1]
             bill.failed_writes += 0 if succeeded else 1
             bill.writes.append(
-                {"operation": operation, "action": action, "table": table, "pk": next(iter(key.values()))["S"],
-                 "succeeded": succeeded,
-                 "old_bytes": item_size(old), "new_bytes": item_size(new), "table_wru": table_units,
-                 "index_writes": indexes[0], "index_wru": indexes[1]}
-            )  # fmt: skip
+                {
+                    "operation": operation,
+                    "action": action,
+                    "table": table,
+                    "pk": next(iter(key.values()))["S"],
+                    "succeeded": succeeded,
+                    "old_bytes": item_size(old),
+                    "new_bytes": item_size(new),
+                    "table_wru": table_units,
+                    "index_writes": indexes[0],
+                    "index_wru": indexes[1],
+                }
+            )
 
     def _read_cost(self, operation: str, params_context: dict[str, Any], parsed: dict[str, Any]) -> float:
         if operation == "GetItem":

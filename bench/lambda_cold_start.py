@@ -162,8 +162,22 @@ def layouts(python_version: str) -> Iterator[tuple[str, dict[str, list[Path]], P
         runtime_sdk = _read_only_copy(sdk, root / "runtime-sdk")
         before = _read_only_copy(bundled, root / "source-only", bytecode="drop")
         checked = _read_only_copy(bundled, root / "checked-hash", bytecode="drop")
-        subprocess.run([interpreter, "-I", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-                        "checked-hash", str(checked)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [
+                interpreter,
+                "-I",
+                "-m",
+                "compileall",
+                "-q",
+                "-j",
+                "0",
+                "--invalidation-mode",
+                "checked-hash",
+                str(checked),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         unchecked = _read_only_copy(bundled, root / "unchecked-hash-bundled")
         aws = _read_only_copy(shipped, root / "aws-asset")
         aws_source_only = _read_only_copy(shipped, root / "aws-asset-source-only", bytecode="drop")
@@ -224,8 +238,13 @@ def _top_imports(
     import re
 
     env = {**environment, "PYTHONPATH": os.pathsep.join(map(str, path))}
-    stderr = subprocess.run([interpreter, "-S", "-X", "importtime", "-c", INIT["ingest"]], env=env,
-                            capture_output=True, text=True, check=True).stderr  # fmt: skip
+    stderr = subprocess.run(
+        [interpreter, "-S", "-X", "importtime", "-c", INIT["ingest"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
     totals: dict[str, int] = {}
     for line in stderr.splitlines():
         if match := re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line):
@@ -242,8 +261,9 @@ def measure(runs: int = 15, python_version: str | None = None) -> dict[str, Any]
     samples: dict[str, list[float]] = {}
     ratios: dict[str, list[float]] = {}
     with layouts(python_version) as (interpreter, paths, aws_asset):
-        version = subprocess.run([interpreter, "-c", "import sys; print(sys.version.split()[0])"],
-                                 capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        version = subprocess.run(
+            [interpreter, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         started, load_before = time.time(), os.getloadavg()
         shuffle = random.Random(13)
         for _ in range(runs):

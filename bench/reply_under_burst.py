@@ -59,8 +59,10 @@ def plan(events: int, replies: int, workspace: int) -> list[str]:
 
 def lane_functions(target: Target) -> dict[Lane, str]:
     outputs = target.outputs
-    return {Lane.BULK: outputs[names.OUTPUT_PROCESSOR_FUNCTION],
-            Lane.INTERACTIVE: outputs[names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION]}  # fmt: skip
+    return {
+        Lane.BULK: outputs[names.OUTPUT_PROCESSOR_FUNCTION],
+        Lane.INTERACTIVE: outputs[names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION],
+    }
 
 
 def mappings(target: Target) -> dict[Lane, dict[str, Any]]:
@@ -146,8 +148,11 @@ def reply_stages(report: Any, started: float, items: list[dict[str, Any]], hande
     """Where each reply's time went: the POST itself (ingest answered), the wait from the item's write
     until a stream reader handed its record to the interactive processor, and the processing (from
     the hand-over to SUCCEEDED, with its 250 ms domain writes)."""
-    answered = {json.loads(r.answer)["id"]: (started + r.started_s, started + r.started_s + r.latency_ms / 1000)
-                for r in report.results if r.status == 200}  # fmt: skip
+    answered = {
+        json.loads(r.answer)["id"]: (started + r.started_s, started + r.started_s + r.latency_ms / 1000)
+        for r in report.results
+        if r.status == 200
+    }
     stages: dict[str, list[float]] = {"post_answered": [], "written_to_handed": [], "handed_to_succeeded": []}
     for item in items:
         key = item["pk"]["S"]
@@ -158,8 +163,9 @@ def reply_stages(report: Any, started: float, items: list[dict[str, Any]], hande
         stages["post_answered"].append(done - posted)
         stages["written_to_handed"].append(handed[key] - written)
         stages["handed_to_succeeded"].append(completed - handed[key])
-    return {name: {"p50": round(percentile(v, 50), 2), "max": round(max(v), 2)} if v else None
-            for name, v in stages.items()}  # fmt: skip
+    return {
+        name: {"p50": round(percentile(v, 50), 2), "max": round(max(v), 2)} if v else None for name, v in stages.items()
+    }
 
 
 def one_run(
@@ -177,8 +183,10 @@ def one_run(
     items = events_of_run(target, keys)
     if not items or len(items) != len(keys):  # every accepted event is found (non-2xx are reported)
         statuses = dict(report.by_kind())
-        raise RuntimeError(f"{label}: {len(items)} of {len(planned)} events found; answers {statuses}, "
-                           f"first answer {report.results[0].answer if report.results else None!r}")  # fmt: skip
+        raise RuntimeError(
+            f"{label}: {len(items)} of {len(planned)} events found; answers {statuses}, "
+            f"first answer {report.results[0].answer if report.results else None!r}"
+        )
     by_lane: dict[str, list[dict[str, Any]]] = {lane.value: [] for lane in Lane}
     for item in items:
         by_lane[item["lane"]["S"]].append(item)
@@ -189,9 +197,15 @@ def one_run(
     timeline = []  # in-flight per lane every second: received and not yet completed
     for second in range(int(bulk_done_s) + 2):
         moment = (started + second) * 1000
-        timeline.append({"second": second, **{lane: sum(1 for i in lane_items if int(i["receivedAt"]["N"]) <= moment
-                                                          < int(i["completedAt"]["N"]))
-                                              for lane, lane_items in by_lane.items()}})  # fmt: skip
+        timeline.append(
+            {
+                "second": second,
+                **{
+                    lane: sum(1 for i in lane_items if int(i["receivedAt"]["N"]) <= moment < int(i["completedAt"]["N"]))
+                    for lane, lane_items in by_lane.items()
+                },
+            }
+        )
     completions = sorted(int(i["completedAt"]["N"]) / 1000 - started for i in by_lane["interactive"])
     return {
         "label": label,
@@ -229,9 +243,13 @@ def run(events: int, grace_s: int, latency_ms: float = LATENCY_MS) -> dict[str, 
     outdir = Path(tempfile.mkdtemp(prefix="spillway-reply-bench-"))
     assembly = synthesize("local", outdir / "cdk", overrides={"pendingGraceSeconds": grace_s})
     config = stack_config()
-    results: dict[str, Any] = {"events": events, "replies": REPLIES, "injected_domain_write_latency_ms": latency_ms,
-                               "pending_grace_s": grace_s, "caps": {lane.value: config.lane(lane).concurrency
-                                                                    for lane in Lane}}  # fmt: skip
+    results: dict[str, Any] = {
+        "events": events,
+        "replies": REPLIES,
+        "injected_domain_write_latency_ms": latency_ms,
+        "pending_grace_s": grace_s,
+        "caps": {lane.value: config.lane(lane).concurrency for lane in Lane},
+    }
     handoff_log = outdir / "handoffs.jsonl"
     os.environ["STREAM_HANDOFF_LOG"] = str(handoff_log)  # read by the emulator's stream readers
     with Emulator(log_path=outdir / "emulator.log") as emulator:
@@ -290,12 +308,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.plot(seconds, [p["interactive"] for p in run_["timeline"]], label="interactive lane in flight")
         for n, done in enumerate(run_["reply_completions_s"]):
             ax.axvline(done, color="tab:red", alpha=0.35, linewidth=0.8, label="reply SUCCEEDED" if n == 0 else None)
-        ax.set(xlabel="seconds since the burst started", title=f"{run_['label']}: reply p95 "
-               f"{run_['reply_latency_s']['p95']} s, bulk drained in {run_['bulk_drain_s']} s")  # fmt: skip
+        ax.set(
+            xlabel="seconds since the burst started",
+            title=f"{run_['label']}: reply p95 "
+            f"{run_['reply_latency_s']['p95']} s, bulk drained in {run_['bulk_drain_s']} s",
+        )
         ax.legend(fontsize=8)
     axes[0].set_ylabel("events in flight (received, not yet SUCCEEDED)")
-    fig.suptitle(f"{results['events']} EMAIL_SENT + {results['replies']} replies, "
-                 f"{results['injected_domain_write_latency_ms']:.0f} ms per domain write (local emulator)")  # fmt: skip
+    fig.suptitle(
+        f"{results['events']} EMAIL_SENT + {results['replies']} replies, "
+        f"{results['injected_domain_write_latency_ms']:.0f} ms per domain write (local emulator)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -308,49 +331,57 @@ def report(results: dict[str, Any]) -> str:
         f"(bound {r['bulk_bound_events_per_s']}, ratio {r['bulk_ratio_to_bound']}) | {r['sweeper_wakes']} |"
         for r in (lanes, merged)
     ]
-    return "\n".join([
-        "# Reply under burst",
-        "",
-        f"{results['events']} `EMAIL_SENT` webhooks with {results['replies']} `LEAD_REPLIED` spread evenly through "
-        f"them, posted at concurrency {SEND_CONCURRENCY} to the stack on the local emulator; every domain write takes "
-        f"{results['injected_domain_write_latency_ms']:.0f} ms (latency proxy). Caps as deployed: "
-        f"{results['caps']}. Pending grace shortened to {results['pending_grace_s']} s: the backlog outlives it. "
-        "Reply latency is POST to `SUCCEEDED` (the event's `completedAt`).",
-        "",
-        "| run | reply p50 | reply p95 | reply max | bulk drain | bulk drain rate | sweeper wakes |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        "Goal: reply p95 ≤ 5 s while the bulk backlog takes minutes. "
-        f"With lanes: p95 {lanes['reply_latency_s']['p95']} s "
-        f"against a {lanes['bulk_drain_s']} s drain; merged: p95 {merged['reply_latency_s']['p95']} s.",
-        "",
-        "The emulator polls each lane's mapping on its own, with up to its ParallelizationFactor (= the lane's "
-        "cap) batches at once, fills a batch with records that pass the filter, and enforces each function's "
-        "reserved concurrency (emulator/stream_pollers.py; ministack alone polls all mappings from one thread, "
-        "one batch at a time, and filters a batch after reading it). The AWS settings are unchanged. "
-        "Bounds at this latency, one "
-        f"slowed write per send: {results['aws_bound_events_per_s']} events/s; measured domain writes per "
-        f"event: {lanes['domain_writes_per_event']} (lanes), {merged['domain_writes_per_event']} (merged). "
-        "Not emulated: the bulk lane's 1 s batching window (a batch is handed over as soon as it is read).",
-        "",
-        "Sweeper wakes count every wake. By cause, read from each event's attempts and error: "
-        + "; ".join(_wake_causes(r) for r in (lanes, merged))
-        + ".",
-        "",
-        "Where a reply's time went (p50 / max, seconds): the POST until ingest answered; the item's write "
-        "until a stream reader handed its record to a processor; the hand-over until `SUCCEEDED`.",
-        "",
-        "| run | POST answered | written → handed over | handed over → SUCCEEDED |",
-        "|---|---|---|---|",
-        *[f"| {r['label']} | " + " | ".join(
-            f"{r['reply_stages_s'][stage]['p50']} / {r['reply_stages_s'][stage]['max']}"
-            for stage in ("post_answered", "written_to_handed", "handed_to_succeeded")) + " |"
-          for r in (lanes, merged)],
-        "",
-        "![in flight per lane](reply_under_burst.png)",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "# Reply under burst",
+            "",
+            f"{results['events']} `EMAIL_SENT` webhooks with {results['replies']} `LEAD_REPLIED` spread evenly "
+            f"through them, posted at concurrency {SEND_CONCURRENCY} to the stack on the local emulator; every domain "
+            "write takes "
+            f"{results['injected_domain_write_latency_ms']:.0f} ms (latency proxy). Caps as deployed: "
+            f"{results['caps']}. Pending grace shortened to {results['pending_grace_s']} s: the backlog outlives it. "
+            "Reply latency is POST to `SUCCEEDED` (the event's `completedAt`).",
+            "",
+            "| run | reply p50 | reply p95 | reply max | bulk drain | bulk drain rate | sweeper wakes |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            "Goal: reply p95 ≤ 5 s while the bulk backlog takes minutes. "
+            f"With lanes: p95 {lanes['reply_latency_s']['p95']} s "
+            f"against a {lanes['bulk_drain_s']} s drain; merged: p95 {merged['reply_latency_s']['p95']} s.",
+            "",
+            "The emulator polls each lane's mapping on its own, with up to its ParallelizationFactor (= the lane's "
+            "cap) batches at once, fills a batch with records that pass the filter, and enforces each function's "
+            "reserved concurrency (emulator/stream_pollers.py; ministack alone polls all mappings from one thread, "
+            "one batch at a time, and filters a batch after reading it). The AWS settings are unchanged. "
+            "Bounds at this latency, one "
+            f"slowed write per send: {results['aws_bound_events_per_s']} events/s; measured domain writes per "
+            f"event: {lanes['domain_writes_per_event']} (lanes), {merged['domain_writes_per_event']} (merged). "
+            "Not emulated: the bulk lane's 1 s batching window (a batch is handed over as soon as it is read).",
+            "",
+            "Sweeper wakes count every wake. By cause, read from each event's attempts and error: "
+            + "; ".join(_wake_causes(r) for r in (lanes, merged))
+            + ".",
+            "",
+            "Where a reply's time went (p50 / max, seconds): the POST until ingest answered; the item's write "
+            "until a stream reader handed its record to a processor; the hand-over until `SUCCEEDED`.",
+            "",
+            "| run | POST answered | written → handed over | handed over → SUCCEEDED |",
+            "|---|---|---|---|",
+            *[
+                f"| {r['label']} | "
+                + " | ".join(
+                    f"{r['reply_stages_s'][stage]['p50']} / {r['reply_stages_s'][stage]['max']}"
+                    for stage in ("post_answered", "written_to_handed", "handed_to_succeeded")
+                )
+                + " |"
+                for r in (lanes, merged)
+            ],
+            "",
+            "![in flight per lane](reply_under_burst.png)",
+            "",
+        ]
+    )
 
 
 def main() -> None:

@@ -22,8 +22,6 @@ from bench import burst, calls_and_cost, cold_start, lambda_cold_start, reply_un
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = RESULTS / "quick"  # git-ignored
-# Every module that writes result files, each into its own RESULTS folder.
-WRITERS = (calls_and_cost, lambda_cold_start, reply_under_burst)
 
 
 def write_results_into(directory: Path) -> None:
@@ -32,8 +30,10 @@ def write_results_into(directory: Path) -> None:
     before = Path(calls_and_cost.RESULTS) / "cost_before.json"  # an input: the cost report compares with it
     if before.exists() and directory != before.parent:
         shutil.copyfile(before, directory / before.name)
-    for module in WRITERS:
-        module.RESULTS = directory
+    # Every module that writes result files, each into its own RESULTS folder.
+    calls_and_cost.RESULTS = directory
+    lambda_cold_start.RESULTS = directory
+    reply_under_burst.RESULTS = directory
 
 
 def machine() -> dict[str, Any]:

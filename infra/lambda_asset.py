@@ -63,8 +63,11 @@ def _interpreter_version(executable: str) -> str | None:
     try:
         result = subprocess.run(
             [executable, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except OSError:
         return None
     return result.stdout.strip() if result.returncode == 0 else None
@@ -107,10 +110,24 @@ def _compile_bytecode(interpreter: str, root: Path, *directories: Path) -> None:
     caller's changes what gets compiled, and set constants are written in the same order every time.
     """
     subprocess.run(
-        [interpreter, "-s", "-m", "compileall", "-q", "-s", str(root), "-p", LAMBDA_TASK_ROOT,
-         "--invalidation-mode", BYTECODE_INVALIDATION_MODE, *map(str, directories or (root,))],
-        check=True, stdout=subprocess.DEVNULL, env={"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"},
-    )  # fmt: skip
+        [
+            interpreter,
+            "-s",
+            "-m",
+            "compileall",
+            "-q",
+            "-s",
+            str(root),
+            "-p",
+            LAMBDA_TASK_ROOT,
+            "--invalidation-mode",
+            BYTECODE_INVALIDATION_MODE,
+            *map(str, directories or (root,)),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"},
+    )
 
 
 def _uv() -> str:
@@ -176,9 +193,16 @@ def _staged(target: Path) -> Iterator[Path]:
 
 def _build_dependencies(architecture: str, python_version: str, bundle_sdk: bool, interpreter: str) -> Path:
     left_out = () if bundle_sdk else RUNTIME_SDK_PACKAGES
-    key = _digest([LOCK_FILE.read_bytes(), architecture.encode(), python_version.encode(),
-                   BYTECODE_INVALIDATION_MODE.encode(), LAMBDA_TASK_ROOT.encode(),
-                   *(name.encode() for name in left_out)])  # fmt: skip
+    key = _digest(
+        [
+            LOCK_FILE.read_bytes(),
+            architecture.encode(),
+            python_version.encode(),
+            BYTECODE_INVALIDATION_MODE.encode(),
+            LAMBDA_TASK_ROOT.encode(),
+            *(name.encode() for name in left_out),
+        ]
+    )
     sdk = "sdk" if bundle_sdk else "nosdk"
     target = BUILD_ROOT / f"deps-{architecture}-py{_dotless(python_version)}-{sdk}-{key}"
     if target.exists():
@@ -186,14 +210,35 @@ def _build_dependencies(architecture: str, python_version: str, bundle_sdk: bool
     with _staged(target) as staging, tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         # uv writes the file itself: nothing parses a tool's (possibly decorated) standard output.
         requirements = Path(scratch) / "requirements.txt"
-        _run_uv("export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "--no-header", "--quiet",
-                *(f"--no-emit-package={name}" for name in left_out),
-                "--output-file", str(requirements))  # fmt: skip
-        _run_uv("pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:", "--no-compile",
-                "--target", str(staging),
-                "--python-platform", _UV_PLATFORMS[architecture],
-                "--python-version", python_version,
-                "--requirements", str(requirements))  # fmt: skip
+        _run_uv(
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-emit-project",
+            "--no-hashes",
+            "--no-header",
+            "--quiet",
+            *(f"--no-emit-package={name}" for name in left_out),
+            "--output-file",
+            str(requirements),
+        )
+        _run_uv(
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--no-compile",
+            "--target",
+            str(staging),
+            "--python-platform",
+            _UV_PLATFORMS[architecture],
+            "--python-version",
+            python_version,
+            "--requirements",
+            str(requirements),
+        )
         _compile_bytecode(interpreter, staging)
     return target
 
@@ -232,11 +277,27 @@ def build_runtime_sdk(python_version: str) -> Path:
         return target
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
     with _staged(target) as staging:
-        _run_uv("pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:", "--no-compile", "--require-hashes",
-                "--target", str(staging),
-                "--python-platform", _UV_PLATFORMS[host_architecture()],
-                "--python-version", python_version,
-                "--requirements", str(RUNTIME_SDK_REQUIREMENTS))  # fmt: skip
-        subprocess.run([interpreter, "-I", "-m", "compileall", "-q", "-j", "0", str(staging)], check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+        _run_uv(
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--no-compile",
+            "--require-hashes",
+            "--target",
+            str(staging),
+            "--python-platform",
+            _UV_PLATFORMS[host_architecture()],
+            "--python-version",
+            python_version,
+            "--requirements",
+            str(RUNTIME_SDK_REQUIREMENTS),
+        )
+        subprocess.run(
+            [interpreter, "-I", "-m", "compileall", "-q", "-j", "0", str(staging)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return target

@@ -138,12 +138,26 @@ def token() -> None:
 
 
 @token.command("new")
-@click.option("--provider", type=click.Choice(["emailbison", "inboxxia"]), default="emailbison", show_default=True,
-              help="the provider whose path the token may write to")  # fmt: skip
-@click.option("--workspace", "workspaces", multiple=True, required=True,
-              help="a workspace id the token may write for (repeat for several)")  # fmt: skip
-@click.option("--instance", "instances", multiple=True,
-              help="an instance host the token may write for (repeat; default: any instance)")  # fmt: skip
+@click.option(
+    "--provider",
+    type=click.Choice(["emailbison", "inboxxia"]),
+    default="emailbison",
+    show_default=True,
+    help="the provider whose path the token may write to",
+)
+@click.option(
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    required=True,
+    help="a workspace id the token may write for (repeat for several)",
+)
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    help="an instance host the token may write for (repeat; default: any instance)",
+)
 def token_new(provider: str, workspaces: tuple[str, ...], instances: tuple[str, ...]) -> None:
     """Create a token and print its digest and its binding entry.
 
@@ -224,9 +238,17 @@ def load(
     check_target_is_local(url, allow_remote)
     planned = plan_burst(events, duplicate_ratio=duplicates, seed=seed)
     report = send_burst(url, token_value, planned, concurrency, rate)
-    click.echo(json.dumps({"statusByKind": {k: dict(v) for k, v in report.by_kind().items()},
-                           "validNon2xx": report.valid_non_2xx(), "requestsPerSecond": round(report.throughput(), 1),
-                           "latencyMs": report.percentiles()}, indent=2))  # fmt: skip
+    click.echo(
+        json.dumps(
+            {
+                "statusByKind": {k: dict(v) for k, v in report.by_kind().items()},
+                "validNon2xx": report.valid_non_2xx(),
+                "requestsPerSecond": round(report.throughput(), 1),
+                "latencyMs": report.percentiles(),
+            },
+            indent=2,
+        )
+    )
     if not verify:
         sys.exit(0 if report.valid_non_2xx() == 0 else 1)
     drain_started = time.monotonic()
@@ -452,8 +474,10 @@ def dlq_show(target: Target, which: str, max_messages: int) -> None:
     for message in messages:
         if which == "processor":
             info = message.body.get("DDBStreamBatchInfo", {})
-            click.echo(f"batch shard={info.get('shardId')} sequences {info.get('startSequenceNumber')}.."
-                       f"{info.get('endSequenceNumber')} ({info.get('batchSize')} records) {message.note}")  # fmt: skip
+            click.echo(
+                f"batch shard={info.get('shardId')} sequences {info.get('startSequenceNumber')}.."
+                f"{info.get('endSequenceNumber')} ({info.get('batchSize')} records) {message.note}"
+            )
             for key, event_status in message.statuses.items():
                 click.echo(f"  {event_status:<10} {key}")
         else:

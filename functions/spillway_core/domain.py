@@ -32,6 +32,11 @@ __all__ = ["campaign_pk", "effect_marker_pk", "lead_pk", "message_pk"]
 FOLLOW_UP_SK = "FOLLOWUP#NO_RESPONSE"
 STOP_FLAGS = ("unsubscribed", "bounced", "interested", "replied")  # in order of precedence
 BLACKLIST_FLAGS = ("unsubscribed", "bounced")
+# The kind a message keeps when several events describe it, strongest first, whatever their order: a
+# bounce notice never becomes a reply, and a reply seen tracked wins over the same reply untracked.
+# Only inbound kinds ever meet (outbound keys differ by id space); the outbound ones are ranked for
+# completeness.
+MESSAGE_KIND_PRECEDENCE = ("BOUNCE_NOTICE", "REPLY", "UNTRACKED", "CAMPAIGN", "MANUAL")
 
 
 class UnsupportedEvent(Exception):
@@ -216,9 +221,15 @@ def join_attributes(current: dict[str, Any], new: dict[str, Any]) -> dict[str, A
 def merge_message(stored: dict[str, Any] | None, plan: MessagePlan) -> dict[str, Any]:
     base = stored or {"direction": plan.direction, "kind": plan.kind}
     merged = join_attributes(base, plan.attributes)
-    # A reply and its interested-marking describe one message; a bounce notice never becomes a reply.
-    merged["kind"] = min(base.get("kind", plan.kind), plan.kind)
+    # A reply and its interested-marking describe one message: one kind, by precedence.
+    merged["kind"] = stronger_kind(base.get("kind", plan.kind), plan.kind)
     return merged
+
+
+def stronger_kind(a: str, b: str) -> str:
+    """The kind of higher precedence (an unknown kind ranks last; ties break by name, not by order)."""
+    rank = {kind: n for n, kind in enumerate(MESSAGE_KIND_PRECEDENCE)}
+    return min(a, b, key=lambda kind: (rank.get(kind, len(rank)), kind))
 
 
 def _max(current: Any, new: int) -> int:

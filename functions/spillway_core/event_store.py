@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +42,18 @@ ITEM_BUDGET_BYTES = 390 * 1024
 PERMANENT_ERROR_CODES = frozenset({"ValidationException", "SerializationException"})
 # The event record's attributes the processor needs (what a stream image or a read gives it).
 _RECORD_ATTRIBUTES = (
-    A.PK, A.PROVIDER, A.EVENT_TYPE, A.RECEIVED_AT, A.NORMALISED, A.MAX_ATTEMPTS, A.EXPIRES_AT, A.LANE,
-    A.WORKSPACE, A.INTAKE, A.SWEEP_SHARD,
-)  # fmt: skip
+    A.PK,
+    A.PROVIDER,
+    A.EVENT_TYPE,
+    A.RECEIVED_AT,
+    A.NORMALISED,
+    A.MAX_ATTEMPTS,
+    A.EXPIRES_AT,
+    A.LANE,
+    A.WORKSPACE,
+    A.INTAKE,
+    A.SWEEP_SHARD,
+)
 _BATCH_GET_LIMIT = 100
 # A lane's checkpoint item holds, per intake shard, the last entry checked: "<shard>/due", "<shard>/pk".
 _CHECKPOINT_DUE_SUFFIX = "/due"
@@ -197,13 +207,28 @@ def _summary(item: dict[str, Any]) -> EventSummary:
     )
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+class _ConditionFailed(Exception):
+    """A conditional write's condition did not hold; each caller says what that means."""
 
 
-def _store_error(exc: ClientError) -> Exception:
-    code = _error_code(exc) or "ClientError"
-    return StoreRejected(code) if code in PERMANENT_ERROR_CODES else StoreUnavailable(code)
+@contextmanager
+def _aws_errors(*, rejections: bool = False) -> Iterator[None]:
+    """The one mapping of AWS errors to the store's: a failed condition is _ConditionFailed; with
+    ``rejections`` (the ingest's put, which answers 4xx), a request the store will always refuse is
+    StoreRejected; anything else is StoreUnavailable (retry later)."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "")) or "ClientError"
+        if code == "ConditionalCheckFailedException":
+            raise _ConditionFailed(code) from exc
+        if rejections and code in PERMANENT_ERROR_CODES:
+            raise StoreRejected(code) from exc
+        raise StoreUnavailable(code) from exc
+    except ParamValidationError as exc:
+        raise (StoreRejected if rejections else StoreUnavailable)(type(exc).__name__) from exc
+    except BotoCoreError as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
 
 
 def raw_body_attributes(raw_body: bytes, room_bytes: int = RAW_COMPRESSED_LIMIT) -> dict[str, Any]:
@@ -308,25 +333,18 @@ class EventStore:
         self._intake_shards = intake_shards
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        """One DynamoDB call on the events table; any AWS failure becomes StoreUnavailable."""
-        try:
+        """One unconditional DynamoDB call on the events table; any AWS failure is StoreUnavailable."""
+        with _aws_errors():
             response: dict[str, Any] = getattr(self._ddb, operation)(**kwargs)
-        except ClientError as exc:
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
         return response
 
     def _write(self, operation: str, **kwargs: Any) -> dict[str, Any] | None:
         """A conditional write; None when its condition failed, StoreUnavailable on any other error."""
         try:
-            response: dict[str, Any] = getattr(self._ddb, operation)(TableName=self._table, **kwargs)
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise StoreUnavailable(_error_code(exc) or "ClientError") from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
+            with _aws_errors():
+                response: dict[str, Any] = getattr(self._ddb, operation)(TableName=self._table, **kwargs)
+        except _ConditionFailed:
+            return None
         return response
 
     def _conditional(self, operation: str, **kwargs: Any) -> bool:
@@ -376,20 +394,15 @@ class EventStore:
             raise EventTooLarge(f"the event's normalised fields exceed {ITEM_BUDGET_BYTES} bytes")
         item.update(raw_body_attributes(event.raw_body, room))
         try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(#pk)",
-                ExpressionAttributeNames={"#pk": A.PK},
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                raise DuplicateEvent(event.dedupe_key) from exc
-            raise _store_error(exc) from exc
-        except ParamValidationError as exc:
-            raise StoreRejected(type(exc).__name__) from exc
-        except BotoCoreError as exc:
-            raise StoreUnavailable(type(exc).__name__) from exc
+            with _aws_errors(rejections=True):
+                self._ddb.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": A.PK},
+                )
+        except _ConditionFailed as exc:
+            raise DuplicateEvent(event.dedupe_key) from exc
 
     # --- processor ------------------------------------------------------------------------------
 
@@ -406,9 +419,20 @@ class EventStore:
         claimable. The first claim creates the lifecycle item with the event's listing metadata."""
         lease_expires = now_ms + lease_ms
         names = _names(
-            A.STATUS, A.LEASE_OWNER, A.LEASE_EXPIRES_AT, A.DUE_AT, A.SWEEP_SHARD, A.UPDATED_AT, A.ATTEMPTS,
-            A.MAX_ATTEMPTS, A.PROVIDER, A.EVENT_TYPE, A.RECEIVED_AT, A.LANE, A.EXPIRES_AT,
-        )  # fmt: skip
+            A.STATUS,
+            A.LEASE_OWNER,
+            A.LEASE_EXPIRES_AT,
+            A.DUE_AT,
+            A.SWEEP_SHARD,
+            A.UPDATED_AT,
+            A.ATTEMPTS,
+            A.MAX_ATTEMPTS,
+            A.PROVIDER,
+            A.EVENT_TYPE,
+            A.RECEIVED_AT,
+            A.LANE,
+            A.EXPIRES_AT,
+        )
         values: dict[str, Any] = {
             ":pending": {"S": EventStatus.PENDING.value},
             ":running": {"S": EventStatus.RUNNING.value},

@@ -26,11 +26,26 @@ def test_the_cli_synthesized_production_stage_deploys_beside_staging_and_process
     deployed: Deployed, tmp_path: Path
 ) -> None:
     result = subprocess.run(
-        ["npx", "--no-install", "cdk", "synth", "--no-notices", "-o", str(tmp_path),
-         "-c", "spillway:target=local", "-c", "spillway:stage=production"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
+        [
+            "npx",
+            "--no-install",
+            "cdk",
+            "synth",
+            "--no-notices",
+            "-o",
+            str(tmp_path),
+            "-c",
+            "spillway:target=local",
+            "-c",
+            "spillway:stage=production",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
         env={**os.environ, "FORCE_COLOR": "1"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assembly = CloudAssembly.from_directory(tmp_path)
     assert assembly.stack_name == stack_config("production").stack_name != deployed.target.stack_name

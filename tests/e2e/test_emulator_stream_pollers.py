@@ -65,24 +65,35 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 def _client(emulator: Emulator, service: str) -> Any:
     import boto3
 
-    return boto3.client(service, endpoint_url=emulator.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+    return boto3.client(  # type: ignore[call-overload]  # the service is a parameter, not a literal
+        service,
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 def _stack(emulator: Emulator, name: str, meet: Path, mappings: dict[str, dict[str, Any]]) -> str:
     """A table with a stream, and per mapping one function reading it with the given settings."""
     ddb, lambda_client = _client(emulator, "dynamodb"), _client(emulator, "lambda")
     stream = ddb.create_table(
-        TableName=name, AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]["LatestStreamArn"]  # fmt: skip
+    )["TableDescription"]["LatestStreamArn"]
     for function, settings in mappings.items():
         lambda_client.create_function(
-            FunctionName=function, Runtime="python3.12", Handler="meet.handler", Code={"ZipFile": _zip()},
-            Role="arn:aws:iam::000000000000:role/meet", Timeout=60,
+            FunctionName=function,
+            Runtime="python3.12",
+            Handler="meet.handler",
+            Code={"ZipFile": _zip()},
+            Role="arn:aws:iam::000000000000:role/meet",
+            Timeout=60,
             Environment={"Variables": {"MEET_DIR": str(meet), "WAIT_SECONDS": str(WAIT_SECONDS)}},
-        )  # fmt: skip
+        )
         lambda_client.create_event_source_mapping(
             FunctionName=function, EventSourceArn=stream, StartingPosition="TRIM_HORIZON", **settings
         )
@@ -96,7 +107,9 @@ def _put(emulator: Emulator, table: str, key: str, partner: str, lane: str) -> N
 
 def _result(meet: Path, key: str) -> str:
     path = meet / f"result-{key}"
-    return wait_for(lambda: path.exists() and path.read_text(), timeout_s=WAIT_SECONDS + 60, what=f"{key}'s result")
+    return wait_for(
+        lambda: path.read_text() if path.exists() else None, timeout_s=WAIT_SECONDS + 60, what=f"{key}'s result"
+    )
 
 
 def _lane_filter(lane: str) -> dict[str, Any]:
@@ -104,10 +117,15 @@ def _lane_filter(lane: str) -> dict[str, Any]:
 
 
 def test_a_mapping_runs_while_another_mappings_batch_is_in_progress(emulator: Emulator, tmp_path: Path) -> None:
-    table = _stack(emulator, "lanes", tmp_path, {
-        "bulk-meet": {"BatchSize": 10, "FilterCriteria": _lane_filter("bulk")},
-        "interactive-meet": {"BatchSize": 100, "FilterCriteria": _lane_filter("interactive")},
-    })  # fmt: skip
+    table = _stack(
+        emulator,
+        "lanes",
+        tmp_path,
+        {
+            "bulk-meet": {"BatchSize": 10, "FilterCriteria": _lane_filter("bulk")},
+            "interactive-meet": {"BatchSize": 100, "FilterCriteria": _lane_filter("interactive")},
+        },
+    )
     _put(emulator, table, "send", partner="reply", lane="bulk")
     wait_for((tmp_path / "started-send").exists, timeout_s=60, what="the bulk batch to start")
     _put(emulator, table, "reply", partner="send", lane="interactive")  # arrives while the bulk batch runs

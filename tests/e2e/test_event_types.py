@@ -17,7 +17,7 @@ from tests.support.scenario import EVENTS, LEAD_EMAIL
 pytestmark = pytest.mark.e2e
 
 # What each type must leave behind on its lead (besides the event reaching SUCCEEDED).
-LEAD_EFFECT = {
+LEAD_EFFECT: dict[str, dict[str, object]] = {
     "sent_a": {"outboundCount": "1", "status": "CONTACTED"},
     "manual": {"outboundCount": "1", "status": "CONTACTED"},
     "open_a1": {"openCount": "1"},

@@ -87,8 +87,10 @@ def test_failures_recover_or_fail_visibly(deployed: Deployed, slack: SlackStandI
     status, body = deployed.post(flaky)
     assert status == 200
     flaky_key = body["id"]
-    retrying = wait_for(lambda: (e := deployed.event(flaky_key)) and e["status"]["S"] == "RETRY_WAIT" and e,
-                        what="the first attempt to fail")  # fmt: skip
+    retrying = wait_for(
+        lambda: (e := deployed.event(flaky_key)) and e["status"]["S"] == "RETRY_WAIT" and e,
+        what="the first attempt to fail",
+    )
     assert retrying["attempts"]["N"] == "1"
     assert retrying["errorClass"]["S"] == "RetryableProcessingError"
     set_processor_env(deployed, DOMAIN_TABLE=original["DOMAIN_TABLE"])
@@ -96,8 +98,15 @@ def test_failures_recover_or_fail_visibly(deployed: Deployed, slack: SlackStandI
     # 2. A processor killed mid-event: RUNNING, lease already expired.
     killed_at = time.monotonic()
     stuck_key = "emailbison:LEAD_REPLIED:990002"
-    replied = json.dumps({"provider": "emailbison", "event_type": "LEAD_REPLIED", "workspace_id": "12",
-                          "lead_email": "stuck@prospect.example", "reply_id": "990002"})  # fmt: skip
+    replied = json.dumps(
+        {
+            "provider": "emailbison",
+            "event_type": "LEAD_REPLIED",
+            "workspace_id": "12",
+            "lead_email": "stuck@prospect.example",
+            "reply_id": "990002",
+        }
+    )
     now = int(time.time() * 1000)
     put_event(
         deployed, stuck_key, "RUNNING", replied, now - 1, leaseOwner={"S": "dead"}, leaseExpiresAt={"N": str(now - 1)}
@@ -107,11 +116,17 @@ def test_failures_recover_or_fail_visibly(deployed: Deployed, slack: SlackStandI
     poison_key = "emailbison:EMAIL_OPENED:event-990003"
     put_event(deployed, poison_key, "PENDING", '{"provider": "emailbison"}', now + 300_000)
 
-    wait_for(lambda: status_of(deployed, stuck_key) == "SUCCEEDED", timeout_s=2 * SWEEP_PERIOD_S + 30,
-             what="the killed event to be released and processed")  # fmt: skip
+    wait_for(
+        lambda: status_of(deployed, stuck_key) == "SUCCEEDED",
+        timeout_s=2 * SWEEP_PERIOD_S + 30,
+        what="the killed event to be released and processed",
+    )
     stuck_recovery_s = time.monotonic() - killed_at
-    wait_for(lambda: status_of(deployed, flaky_key) == "SUCCEEDED", timeout_s=2 * SWEEP_PERIOD_S + 30,
-             what="the failing event to succeed after the fix")  # fmt: skip
+    wait_for(
+        lambda: status_of(deployed, flaky_key) == "SUCCEEDED",
+        timeout_s=2 * SWEEP_PERIOD_S + 30,
+        what="the failing event to succeed after the fix",
+    )
     wait_for(lambda: status_of(deployed, poison_key) == "FAILED", what="the poison event to fail")
     [message] = slack.wait_for_messages(1, timeout_s=120)
 

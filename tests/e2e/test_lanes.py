@@ -23,8 +23,10 @@ BACKLOG = 200
 def test_a_reply_behind_a_bulk_backlog_succeeds_before_the_backlog_drains(deployed: Deployed) -> None:
     target = deployed.target
     lambda_client = target.client("lambda")
-    functions = [target.outputs[names.OUTPUT_PROCESSOR_FUNCTION],
-                 target.outputs[names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION]]  # fmt: skip
+    functions = [
+        target.outputs[names.OUTPUT_PROCESSOR_FUNCTION],
+        target.outputs[names.OUTPUT_INTERACTIVE_PROCESSOR_FUNCTION],
+    ]
     envs = {f: lambda_client.get_function_configuration(FunctionName=f)["Environment"]["Variables"] for f in functions}
     with LatencyProxy(deployed.emulator.endpoint_url, latency_ms=250) as proxy:
         for function, env in envs.items():
@@ -34,8 +36,9 @@ def test_a_reply_behind_a_bulk_backlog_succeeds_before_the_backlog_drains(deploy
         try:
             planned = plan_typed(["EMAIL_SENT"] * BACKLOG + ["LEAD_REPLIED"], leads=10, workspace=91)
             # Few senders, patient ones: each concurrent request may start another ingest worker here.
-            report = send_burst(target.webhook_url("emailbison"), deployed.token, planned[:-1], 4, timeout_s=120,
-                                progress=False)  # fmt: skip
+            report = send_burst(
+                target.webhook_url("emailbison"), deployed.token, planned[:-1], 4, timeout_s=120, progress=False
+            )
             assert report.valid_non_2xx() == 0
             status, body = deployed.post(json.loads(planned[-1].body))  # the reply, last in the stream
             assert (status, body["status"]) == (200, "accepted")

@@ -45,8 +45,11 @@ def set_env(deployed: Deployed, marker: str, **changes: str) -> dict[str, str]:
 
 def alerts_queue_settled(deployed: Deployed) -> bool:
     """Nothing left on the notifier's queue: no alert to join, no flush pending, so no summary to come."""
-    [queue_url] = [e[names.EnvVar.ALERT_QUEUE_URL] for e in function_environments(deployed.target).values()
-                   if names.EnvVar.ALERT_QUEUE_URL in e]  # fmt: skip
+    [queue_url] = [
+        e[names.EnvVar.ALERT_QUEUE_URL]
+        for e in function_environments(deployed.target).values()
+        if names.EnvVar.ALERT_QUEUE_URL in e
+    ]
     counts = deployed.target.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])
     waiting = (
         "ApproximateNumberOfMessages",
@@ -115,8 +118,10 @@ def test_a_poison_burst_is_listed_replayed_and_succeeds_once(deployed: Deployed,
     wait_for(lambda: succeeded() == BURST, timeout_s=180, what="every replayed event to succeed")
     recovered_s = time.monotonic() - alerted - checking_s
 
-    print(f"\non-call scenario: {BURST} FAILED events replayed to SUCCEEDED {recovered_s:.1f}s after the Slack alert"
-          f" (not counting the test's {checking_s:.1f}s check that no other summary was pending)")  # fmt: skip
+    print(
+        f"\non-call scenario: {BURST} FAILED events replayed to SUCCEEDED {recovered_s:.1f}s after the Slack alert"
+        f" (not counting the test's {checking_s:.1f}s check that no other summary was pending)"
+    )
     messages = [i for i in deployed.domain_items() if i["sk"]["S"] == "MESSAGE" and "#SE#88" in i["pk"]["S"]]
     assert sorted(int(i["pk"]["S"].rsplit("#", 1)[1]) for i in messages) == list(range(FIRST_ID, FIRST_ID + BURST))
     markers = [i for i in deployed.domain_items() if i["pk"]["S"].removeprefix("EFFECT#") in set(keys)]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from spillway_cli.status import pipeline_counts
+from spillway_cli.status import PipelineCounts, pipeline_counts
 from tests.conftest import load_fixture
 from tests.e2e.conftest import Deployed, wait_for
 from tests.support.keys import key_of
@@ -61,10 +61,11 @@ def test_status_counts_report_duplicates_and_processed(deployed: Deployed) -> No
     deployed.post(payload, provider="inboxxia")
     deployed.post(payload, provider="inboxxia")
 
-    counts = wait_for(
-        lambda: (c := pipeline_counts(deployed.target)) and c.duplicates > duplicates_before and c.in_flight == 0 and c,
-        what="duplicates to be logged and the backlog to drain",
-    )
+    def drained_with_duplicates() -> PipelineCounts | None:
+        counts = pipeline_counts(deployed.target)
+        return counts if counts.duplicates > duplicates_before and counts.in_flight == 0 else None
+
+    counts = wait_for(drained_with_duplicates, what="duplicates to be logged and the backlog to drain")
 
     assert counts.by_status["SUCCEEDED"] >= 2
     assert counts.by_status["FAILED"] == 0

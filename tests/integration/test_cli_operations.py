@@ -62,19 +62,29 @@ class StackTarget(Target):
         self.__dict__["outputs"] = outputs
 
     def client(self, service: str) -> Any:
-        return self._fake_lambda if service == "lambda" else boto3.client(service, region_name="us-east-1")
+        return self._fake_lambda if service == "lambda" else boto3.client(service, region_name="us-east-1")  # type: ignore[call-overload]
 
     @cached_property
     def resources(self) -> list[dict[str, str]]:
-        functions = [("IngestFn", "ingest"), ("SweeperFn", "sweeper"), ("ProcessorFn", "processor"),
-                     ("BulkProcessorFn", "processor-bulk"), ("NotifierFn", "notifier")]  # fmt: skip
-        rows = [{"LogicalResourceId": lid, "PhysicalResourceId": name, "ResourceType": "AWS::Lambda::Function"}
-                for lid, name in functions]  # fmt: skip
+        functions = [
+            ("IngestFn", "ingest"),
+            ("SweeperFn", "sweeper"),
+            ("ProcessorFn", "processor"),
+            ("BulkProcessorFn", "processor-bulk"),
+            ("NotifierFn", "notifier"),
+        ]
+        rows = [
+            {"LogicalResourceId": lid, "PhysicalResourceId": name, "ResourceType": "AWS::Lambda::Function"}
+            for lid, name in functions
+        ]
         rows += [
-            {"LogicalResourceId": f"Mapping{uuid}", "PhysicalResourceId": uuid,
-             "ResourceType": "AWS::Lambda::EventSourceMapping"}
+            {
+                "LogicalResourceId": f"Mapping{uuid}",
+                "PhysicalResourceId": uuid,
+                "ResourceType": "AWS::Lambda::EventSourceMapping",
+            }
             for uuid in self._fake_lambda.mappings
-        ]  # fmt: skip
+        ]
         return rows
 
 
@@ -130,10 +140,14 @@ class World:
         )
         self.target = StackTarget(
             self.lambda_,
-            {"EventsTableName": EVENTS_TABLE_NAME, "DomainTableName": DOMAIN_TABLE_NAME,
-             "ProcessorDlqUrl": self.processor_dlq, "NotifierDlqUrl": self.notifier_dlq,
-             "AlertsTopicArn": "arn:aws:sns:us-east-1:123456789012:none"},
-        )  # fmt: skip
+            {
+                "EventsTableName": EVENTS_TABLE_NAME,
+                "DomainTableName": DOMAIN_TABLE_NAME,
+                "ProcessorDlqUrl": self.processor_dlq,
+                "NotifierDlqUrl": self.notifier_dlq,
+                "AlertsTopicArn": "arn:aws:sns:us-east-1:123456789012:none",
+            },
+        )
         self.store = EventStore(self.dynamodb, EVENTS_TABLE_NAME)
 
     def cli(self, *args: str) -> Any:
@@ -189,8 +203,9 @@ def test_events_lists_by_status_type_workspace_and_window_newest_first_in_pages(
 
     assert [r["dedupeKey"] for r in rows] == keys[::-1][:3]  # newest change first
     assert cursor is not None
-    rest = world.cli("events", "--status", "FAILED", "--type", "EMAIL_SENT", "--limit", "10", "--json",
-                     "--cursor", cursor)  # fmt: skip
+    rest = world.cli(
+        "events", "--status", "FAILED", "--type", "EMAIL_SENT", "--limit", "10", "--json", "--cursor", cursor
+    )
     assert [json.loads(line)["dedupeKey"] for line in rest.stdout.splitlines()] == keys[::-1][3:]
     workspace = world.cli("events", "--status", "FAILED", "--workspace", "13", "--json")
     assert {json.loads(line)["dedupeKey"] for line in workspace.stdout.splitlines()} == set(keys[0::2])
@@ -375,7 +390,7 @@ class FakeStreams:
             pass
 
     def __init__(self, keys: list[str], page: int = 2) -> None:
-        self.records = [
+        self.records: list[dict[str, Any]] = [
             {"eventName": "INSERT", "dynamodb": {"SequenceNumber": str(1000 + 10 * n), "Keys": {"pk": {"S": key}}}}
             for n, key in enumerate(keys)
         ]
@@ -404,10 +419,20 @@ def test_processor_dlq_maps_a_stream_batch_to_its_events_and_redrives_them(
     )
     batch = streams.records[1:5]  # a batch of four new events, between others, over several pages
     batch_keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in batch]
-    world.sqs.send_message(QueueUrl=world.processor_dlq, MessageBody=json.dumps({"DDBStreamBatchInfo": {
-        "shardId": "shardId-1", "streamArn": "arn:stream", "batchSize": 4,
-        "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
-        "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"]}}))  # fmt: skip
+    world.sqs.send_message(
+        QueueUrl=world.processor_dlq,
+        MessageBody=json.dumps(
+            {
+                "DDBStreamBatchInfo": {
+                    "shardId": "shardId-1",
+                    "streamArn": "arn:stream",
+                    "batchSize": 4,
+                    "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+                    "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+                }
+            }
+        ),
+    )
 
     shown = world.cli("dlq", "show", "processor")
     listed = [line.split() for line in shown.output.splitlines() if line.startswith("  ")]

@@ -137,5 +137,7 @@ def test_concurrent_workers_on_five_leads_reach_the_sequential_end_state(
     assert counts["ConcurrentChange"] > 0
     assert counts["outcome:skipped"] > 0
     with capsys.disabled():
-        print(f"\ncontention on {LEADS} leads, {WORKERS} workers, {DELIVERIES} deliveries per event "
-              f"(workspace {WORKSPACE}): {dict(counts)}")  # fmt: skip
+        print(
+            f"\ncontention on {LEADS} leads, {WORKERS} workers, {DELIVERIES} deliveries per event "
+            f"(workspace {WORKSPACE}): {dict(counts)}"
+        )

@@ -16,8 +16,15 @@ from tests.support.lambda_events import FakeContext, api_request, stream_event, 
 from tests.support.tables import DOMAIN_TABLE_NAME
 
 # What the fixture's lead and message carry, and the token: none of it may leave the tables.
-SECRETS = ("Jane.Doe@Prospect.example", "jane.doe@prospect.example", "Jane", "Doe", "Quick question",
-           "Saw your team", TOKEN)  # fmt: skip
+SECRETS = (
+    "Jane.Doe@Prospect.example",
+    "jane.doe@prospect.example",
+    "Jane",
+    "Doe",
+    "Quick question",
+    "Saw your team",
+    TOKEN,
+)
 
 
 def test_a_retried_then_poisoned_event_logs_and_alerts_no_personal_data(

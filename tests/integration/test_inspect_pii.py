@@ -14,8 +14,15 @@ from tests.integration.conftest import TOKEN, Aws
 from tests.support.lambda_events import FakeContext, api_request
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME
 
-PII = ("jane.doe@prospect.example", "Jane", "Doe", "alex@outbound.example", "Alex Seller", "Quick question",
-       "Saw your team")  # fmt: skip
+PII = (
+    "jane.doe@prospect.example",
+    "Jane",
+    "Doe",
+    "alex@outbound.example",
+    "Alex Seller",
+    "Quick question",
+    "Saw your team",
+)
 
 
 class MotoTarget(Target):

@@ -16,15 +16,28 @@ NOW = 1_795_000_000_000
 def test_ingest_writes_each_events_lane(aws: Aws) -> None:
     lanes = {
         name: aws.event_item(ingest_event(load_fixture(f"{name}.json")))["lane"]["S"]  # type: ignore[index]
-        for name in ("email_sent", "email_opened", "manual_email_sent", "lead_replied", "lead_interested",
-                     "untracked_reply_received", "lead_unsubscribed", "email_bounced")
-    }  # fmt: skip
+        for name in (
+            "email_sent",
+            "email_opened",
+            "manual_email_sent",
+            "lead_replied",
+            "lead_interested",
+            "untracked_reply_received",
+            "lead_unsubscribed",
+            "email_bounced",
+        )
+    }
 
     assert lanes == {
-        "email_sent": "bulk", "email_opened": "bulk", "manual_email_sent": "bulk",
-        "lead_replied": "interactive", "lead_interested": "interactive", "untracked_reply_received": "interactive",
-        "lead_unsubscribed": "interactive", "email_bounced": "interactive",
-    }  # fmt: skip
+        "email_sent": "bulk",
+        "email_opened": "bulk",
+        "manual_email_sent": "bulk",
+        "lead_replied": "interactive",
+        "lead_interested": "interactive",
+        "untracked_reply_received": "interactive",
+        "lead_unsubscribed": "interactive",
+        "email_bounced": "interactive",
+    }
 
 
 def test_the_processor_records_a_probe_as_its_lanes_watermark(aws: Aws) -> None:

@@ -117,8 +117,10 @@ def test_a_pending_event_is_held_until_its_own_lane_has_read_past_its_record(aws
     assert report.remaining_due == 0  # held events are not a backlog the sweeper owes
     assert report.lanes_caught_up_to_ms == NOW - grace - 30_000  # the slowest lane, for the LanesBehind metric
     # This run probed both lanes; once the bulk lane reads its probe, the queued one is woken.
-    probes = {lane: aws.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": probe_key(lane)}})["Item"]
-              for lane in Lane}  # fmt: skip
+    probes = {
+        lane: aws.dynamodb.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": probe_key(lane)}})["Item"]
+        for lane in Lane
+    }
     assert {lane: p["probeAt"]["N"] for lane, p in probes.items()} == dict.fromkeys(Lane, str(NOW))
     assert {lane: p["lane"]["S"] for lane, p in probes.items()} == {lane: lane.value for lane in Lane}
     store.advance_watermark(Lane.BULK, NOW)

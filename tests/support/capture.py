@@ -15,7 +15,7 @@ def function_output(*loggers: Logger) -> Iterator[io.StringIO]:
     """Collects the given loggers' lines, stdout (metrics flush there) and the root logger."""
     buffer = io.StringIO()
     handlers = [logger.registered_handler for logger in loggers]
-    streams = [h.setStream(buffer) for h in handlers if isinstance(h, logging.StreamHandler)]  # type: ignore[func-returns-value]
+    streams = [h.setStream(buffer) for h in handlers if isinstance(h, logging.StreamHandler)]
     root = logging.StreamHandler(buffer)
     logging.getLogger().addHandler(root)
     try:

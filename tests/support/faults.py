@@ -258,7 +258,7 @@ class FaultyWorld:
             injected=self.plan.injected,
             sweeps=self.sweeps,
             recovery_ms=[finished_at[k] - t for k, t in self.killed_at.items() if k in finished_at],
-        )  # fmt: skip
+        )
 
 
 def _scan(dynamodb: Any) -> list[dict[str, Any]]:

@@ -120,14 +120,14 @@ def _encoding_cases() -> Iterator[Case]:
             yield Case(f"invalid-utf8-{label}-in-{where}", raw(payload.replace(target, b'"' + bad + b'"')), 400)
     for label, escape in [("high", "\\ud800"), ("low", "\\udfff"), ("reversed-pair", "\\udc00\\ud800")]:
         for where in ("type", "workspace_name", "scheduled_id"):
-            payload = json.dumps(sent(710011))
+            text = json.dumps(sent(710011))
             if where == "type":
-                payload = payload.replace('"EMAIL_SENT"', f'"{escape}"')
+                text = text.replace('"EMAIL_SENT"', f'"{escape}"')
             elif where == "workspace_name":
-                payload = payload.replace('"Acme Outbound"', f'"x{escape}"')
+                text = text.replace('"Acme Outbound"', f'"x{escape}"')
             else:
-                payload = payload.replace("710011", f'"7{escape}"')
-            yield Case(f"lone-surrogate-{label}-in-{where}", raw(payload.encode()), 400)
+                text = text.replace("710011", f'"7{escape}"')
+            yield Case(f"lone-surrogate-{label}-in-{where}", raw(text.encode()), 400)
     emoji = json.dumps(sent(710012)).replace('"Acme Outbound"', '"\\ud83d\\ude00 team"')
     yield Case("paired-surrogate-escape", raw(emoji.encode()), 200)
     lone_str = api_request("", token=TOKEN)
@@ -178,9 +178,9 @@ def _shape_cases() -> Iterator[Case]:
         payload["data"]["extra"] = _nested(depth)
         yield Case(f"nested-{depth}-inside-data", doc(payload), 200)
     for depth in (1000, 1500, 20000):
-        payload = json.dumps(sent(720100 + depth)).encode()[:-1] + b',"extra":' + b"[" * depth + b"]" * depth + b"}"
-        expect = 400 if len(payload) <= MAX_BODY_BYTES else 413
-        yield Case(f"nested-{depth}-inside-data", raw(payload), expect)
+        body = json.dumps(sent(720100 + depth)).encode()[:-1] + b',"extra":' + b"[" * depth + b"]" * depth + b"}"
+        expect = 400 if len(body) <= MAX_BODY_BYTES else 413
+        yield Case(f"nested-{depth}-inside-data", raw(body), expect)
     for label, body in [
         ("array", b"[1,2]"),
         ("string", b'"EMAIL_SENT"'),
@@ -268,7 +268,7 @@ def _type_confusion_cases() -> Iterator[Case]:
         original = load_fixture(fixture)
         for member in ("event", "data"):
             for name, value in list((original.get(member) or {}).items()):
-                paths = [(member, name)]
+                paths: list[tuple[str, ...]] = [(member, name)]
                 if isinstance(value, dict):
                     paths += [(member, name, child) for child in value]
                 for path in paths:
@@ -333,20 +333,28 @@ def _id_cases() -> Iterator[Case]:
     for length, expect in [(64, 200), (65, 422), (3000, 422)]:
         yield Case(f"workspace-length-{length}", doc(sent(730100 + length, workspace_id="w" * length)), expect)
     yield Case("workspace-64-multibyte", doc(sent(730200, workspace_id="é" * 64)), 200)
-    yield Case("workspace-nfd-aliases-nfc", doc(sent(730200, workspace_id="e\u0301" * 64)), 200,
-               same_key_as="workspace-64-multibyte")  # fmt: skip
+    yield Case(
+        "workspace-nfd-aliases-nfc",
+        doc(sent(730200, workspace_id="e\u0301" * 64)),
+        200,
+        same_key_as="workspace-64-multibyte",
+    )
     # Separators inside components cannot move a boundary: (workspace "a:b", id "c") is not
     # (workspace "a", id "b:c"), nor workspace "a%3Ab".
     yield Case("alias-workspace-with-colon", doc(sent("c", workspace_id="a:b")), 200)
     yield Case(
         "alias-id-with-colon", doc(sent("b:c", workspace_id="a")), 200, other_key_than="alias-workspace-with-colon"
     )
-    yield Case("alias-encoded-workspace", doc(sent("c", workspace_id="a%3Ab")), 200,
-               other_key_than="alias-workspace-with-colon")  # fmt: skip
+    yield Case(
+        "alias-encoded-workspace",
+        doc(sent("c", workspace_id="a%3Ab")),
+        200,
+        other_key_than="alias-workspace-with-colon",
+    )
     yield Case("workspace-with-hash", doc(sent(730300, workspace_id="ws#1")), 200)
     yield Case("workspace-emoji", doc(sent(730301, workspace_id="😀")), 200)
-    for label, value in [("space-inside", "1 2"), ("control", "1\u00012"), ("empty", ""), ("null", None)]:
-        yield Case(f"workspace-{label}", doc(sent(730400, workspace_id=value)), 422)
+    for label, workspace in [("space-inside", "1 2"), ("control", "1\u00012"), ("empty", ""), ("null", None)]:
+        yield Case(f"workspace-{label}", doc(sent(730400, workspace_id=workspace)), 422)
     for length, expect in [(64, 200), (65, 422), (5000, 422)]:
         yield Case(f"event-type-length-{length}", doc(sent(730500, type="T" * length)), expect)
     for label, value, expect in [
@@ -391,8 +399,11 @@ def _binding_cases() -> Iterator[Case]:
         "pinned-other-instance", doc(sent(740008, instance_url="https://other.example"), token=PINNED_TOKEN), 403
     )
     yield Case("pinned-no-instance", doc(sent(740009, instance_url=None), token=PINNED_TOKEN), 403)
-    yield Case("pinned-lookalike-instance", doc(sent(740010, instance_url=f"https://{INSTANCE}.evil.example"),
-                                                token=PINNED_TOKEN), 403)  # fmt: skip
+    yield Case(
+        "pinned-lookalike-instance",
+        doc(sent(740010, instance_url=f"https://{INSTANCE}.evil.example"), token=PINNED_TOKEN),
+        403,
+    )
     yield Case("pinned-other-workspace", doc(sent(740011, workspace_id="a"), token=PINNED_TOKEN), 403)
     yield Case("other-provider-path", doc(sent(740012), provider="inboxxia"), 403)
     yield Case("inboxxia-token-on-inboxxia", doc(sent(740013), token=INBOXXIA_TOKEN, provider="inboxxia"), 200)

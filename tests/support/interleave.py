@@ -25,7 +25,6 @@ import contextlib
 import json
 import random
 import threading
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,7 +191,7 @@ class ObservedClient:
 
 
 class MotoView:
-    """Reads and empties moto's tables in memory: the harness's own look-ups make no API call, so a
+    """Reads moto's tables in memory: the harness's own look-ups make no API call, so a
     schedule costs little more than the calls its actors make."""
 
     def __init__(self, region: str = "us-east-1") -> None:
@@ -200,16 +199,6 @@ class MotoView:
         from moto.dynamodb.models import dynamodb_backends
 
         self._backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
-
-    def has_tables(self) -> bool:
-        return {EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME} <= set(self._backend.tables)
-
-    def empty(self) -> None:
-        for name in (EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME):
-            table = self._backend.get_table(name)
-            table.items = defaultdict(dict)
-            if getattr(table, "stream_shard", None) is not None:
-                table.stream_shard.items = []
 
     def items(self, table: str) -> list[dict[str, Any]]:
         """The table's items; in the events table, the events only (not the lanes' probes and watermarks)."""
@@ -273,10 +262,7 @@ class World:
 
     def __init__(self, dynamodb: Any, plan: FaultPlan | None = None, processor: Processor = process_event) -> None:
         self.view = MotoView()
-        if self.view.has_tables():
-            self.view.empty()
-        else:
-            recreate_tables(dynamodb)
+        recreate_tables(dynamodb)
         self.dynamodb = dynamodb
         self.processor = processor
         self.scheduler = Scheduler()

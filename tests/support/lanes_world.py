@@ -38,15 +38,22 @@ SWEEP_SHARDS = 2
 
 def sent(n: int, lead: int) -> dict[str, Any]:
     person = {"id": 10_000 + lead, "email": f"lane.lead{lead}@prospect.example"}
-    data = {"scheduled_email": {"id": n, "email_subject": "Hi", "sent_at": "2026-11-28T10:00:00Z"},
-            "lead": person, "sender_email": {"id": 5, "email": "sdr@outbound.example"}}  # fmt: skip
+    data = {
+        "scheduled_email": {"id": n, "email_subject": "Hi", "sent_at": "2026-11-28T10:00:00Z"},
+        "lead": person,
+        "sender_email": {"id": 5, "email": "sdr@outbound.example"},
+    }
     return {"event": {"type": "EMAIL_SENT", "workspace_id": 3}, "data": data}
 
 
 def replied(n: int, lead: int) -> dict[str, Any]:
     person = {"id": 10_000 + lead, "email": f"lane.lead{lead}@prospect.example"}
-    reply = {"id": n, "email_subject": "Re: Hi", "from_email_address": person["email"],
-             "date_received": "2026-11-28T10:05:00Z"}  # fmt: skip
+    reply = {
+        "id": n,
+        "email_subject": "Re: Hi",
+        "from_email_address": person["email"],
+        "date_received": "2026-11-28T10:05:00Z",
+    }
     return {"event": {"type": "LEAD_REPLIED", "workspace_id": 3}, "data": {"reply": reply, "lead": person}}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from spillway_core.event_store import EventStore, event_views
@@ -55,12 +56,34 @@ def create_tables(dynamodb: Any) -> None:
 
 
 def recreate_tables(dynamodb: Any) -> None:
-    """Empty tables for the next example, without restarting moto (much faster than a new mock)."""
+    """Empty tables for the next example, without restarting moto (much faster than a new mock).
+
+    Tables that exist are emptied in moto's memory: the same empty tables as a delete and a create
+    (moto derives its indexes from the items), for a fraction of the time. The property, fault and
+    interleaving suites start thousands of examples this way."""
+    if empty_moto_tables(dynamodb.meta.region_name):
+        return
     existing = set(dynamodb.list_tables()["TableNames"])
     for name in (EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME):
         if name in existing:
             dynamodb.delete_table(TableName=name)
     create_tables(dynamodb)
+
+
+def empty_moto_tables(region: str = "us-east-1") -> bool:
+    """Empties both tables (items and stream records) in moto's memory; False if either is missing."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+    if not {EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME} <= set(backend.tables):
+        return False
+    for name in (EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME):
+        table = backend.get_table(name)
+        table.items = defaultdict(dict)
+        if (shard := table.stream_shard) is not None:
+            shard.items = []
+    return True
 
 
 def scan_events(dynamodb: Any, table: str = EVENTS_TABLE_NAME) -> dict[str, dict[str, Any]]:

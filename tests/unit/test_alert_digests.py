@@ -20,8 +20,11 @@ def test_a_group_is_provider_instance_workspace_and_type_whatever_the_occurrence
 
     assert one == same and one.id == same.id
     assert (one.provider, one.instance, one.workspace, one.event_type) == (
-        "emailbison", "mail.example.com", "42", "EMAIL_SENT"
-    )  # fmt: skip
+        "emailbison",
+        "mail.example.com",
+        "42",
+        "EMAIL_SENT",
+    )
     others = [
         "inboxxia:mail.example.com:42:EMAIL_SENT:880001",
         "emailbison:other.example.com:42:EMAIL_SENT:880001",

@@ -22,7 +22,7 @@ def test_full_jitter_spreads_delays_over_the_whole_range_including_short_ones() 
 
 def test_the_ceiling_doubles_from_the_base_and_stops_at_the_cap() -> None:
     top = random.Random(0)
-    top.uniform = lambda low, high: high  # type: ignore[method-assign]
+    top.uniform = lambda a, b: b  # type: ignore[method-assign]
     assert [backoff_ms(a, 2.0, 900.0, top) for a in (1, 2, 3, 4, 9, 10, 30)] == [
         2_000,
         4_000,

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from spillway_core.domain import fold_lead, follow_up_for, join_attributes, merge_message, plan_effect
+from spillway_core.domain import (
+    MESSAGE_KIND_PRECEDENCE,
+    fold_lead,
+    follow_up_for,
+    join_attributes,
+    merge_message,
+    plan_effect,
+    stronger_kind,
+)
 from spillway_core.payloads import dedupe_key, normalise, parse_payload
 from tests.support.scenario import EVENTS
 
@@ -77,3 +85,17 @@ def test_a_bounce_notice_stays_a_bounce_notice() -> None:
     notice = plan("bounced").message
     assert notice is not None
     assert merge_message({"kind": "REPLY", "direction": "INBOUND"}, notice)["kind"] == "BOUNCE_NOTICE"
+
+
+def test_the_kinds_of_one_inbound_message_combine_by_stated_precedence_in_either_order() -> None:
+    # Not by name: UNTRACKED sorts after REPLY, and a precedence that followed the alphabet by
+    # accident would flip if a kind were renamed.
+    assert MESSAGE_KIND_PRECEDENCE[:3] == ("BOUNCE_NOTICE", "REPLY", "UNTRACKED")
+    for stronger, weaker in [("BOUNCE_NOTICE", "REPLY"), ("BOUNCE_NOTICE", "UNTRACKED"), ("REPLY", "UNTRACKED")]:
+        assert stronger_kind(stronger, weaker) == stronger_kind(weaker, stronger) == stronger
+    untracked = plan("untracked").message
+    replied = plan("replied").message
+    assert untracked is not None and replied is not None
+    assert merge_message(merge_message(None, untracked), replied)["kind"] == "REPLY"
+    assert merge_message(merge_message(None, replied), untracked)["kind"] == "REPLY"
+    assert stronger_kind("SOMETHING_NEW", "REPLY") == stronger_kind("REPLY", "SOMETHING_NEW") == "REPLY"

@@ -47,8 +47,10 @@ def test_an_alarm_is_formatted_with_its_reason() -> None:
 
 
 def test_a_burst_of_500_failures_is_one_summary() -> None:
-    alerts = [parse_alert(json.dumps(FAILED | {"dedupe_key": f"emailbison:EMAIL_SENT:{n}", "event_type": "EMAIL_SENT"}))
-              for n in range(500)] + [parse_alert(json.dumps(ALARM))]  # fmt: skip
+    alerts = [
+        parse_alert(json.dumps(FAILED | {"dedupe_key": f"emailbison:EMAIL_SENT:{n}", "event_type": "EMAIL_SENT"}))
+        for n in range(500)
+    ] + [parse_alert(json.dumps(ALARM))]
 
     message = slack_message(alerts)
     text = json.dumps(message)

@@ -44,6 +44,23 @@ LONGEST_FIRST = (
 )
 
 
+# The interleaving harness's report (how many schedules of each race this run explored), printed at
+# the end of the run: a worker's captured output reaches the controller only in its test reports.
+SCHEDULES_REPORT = "tests/integration/test_interleavings.py::test_report_schedules_explored"
+_schedules_explored: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid == SCHEDULES_REPORT and report.when == "call" and report.passed:
+        _schedules_explored.append(report.capstdout)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for text in _schedules_explored:
+        terminalreporter.write_sep("-", "interleaving schedules explored in this run")
+        terminalreporter.write_line(text.strip())
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))

@@ -14,8 +14,12 @@ from aws_lambda_powertools import Logger
 def function_output(*loggers: Logger) -> Iterator[io.StringIO]:
     """Collects the given loggers' lines, stdout (metrics flush there) and the root logger."""
     buffer = io.StringIO()
-    handlers = [logger.registered_handler for logger in loggers]
-    streams = [h.setStream(buffer) for h in handlers if isinstance(h, logging.StreamHandler)]
+    handlers = [h for h in (logger.registered_handler for logger in loggers) if isinstance(h, logging.StreamHandler)]
+    # Swapped without setStream, which flushes the old stream: that may be an output capture pytest
+    # has closed since the handler was made (a test run in one process, as the mutation tool runs it).
+    previous = [h.stream for h in handlers]
+    for handler in handlers:
+        handler.stream = buffer
     root = logging.StreamHandler(buffer)
     logging.getLogger().addHandler(root)
     try:
@@ -23,6 +27,5 @@ def function_output(*loggers: Logger) -> Iterator[io.StringIO]:
             yield buffer
     finally:
         logging.getLogger().removeHandler(root)
-        for handler, stream in zip(handlers, streams, strict=False):
-            if isinstance(handler, logging.StreamHandler) and stream is not None:
-                handler.setStream(stream)
+        for handler, stream in zip(handlers, previous, strict=True):
+            handler.stream = stream

@@ -43,9 +43,10 @@ scope_of() {
   local harness="tests/integration/test_interleavings.py"
   local failures="$paths, \"$harness::test_a_stale_worker_fails_an_event_another_worker_now_owns\", \"$harness::test_a_worker_the_sweeper_and_a_replay_on_one_failed_event\""
   case "$1" in
-    # The ingest reaches put_new, the operators' commands replay, the layout test every lifecycle write.
+    # The ingest reaches put_new, the operators' commands replay, the layout test every lifecycle write,
+    # the reads test what alerts and counts are told.
     spillway_core/event_store)
-      echo "$common, \"tests/integration/test_ingest_handler.py\", $paths, \"tests/integration/test_cli_operations.py\", \"tests/integration/test_event_layout_cost.py\""
+      echo "$common, \"tests/integration/test_ingest_handler.py\", $paths, \"tests/integration/test_cli_operations.py\", \"tests/integration/test_event_layout_cost.py\", \"tests/integration/test_event_store_reads.py\""
       ;;
     sweeper/logic) echo "$common, $failures" ;;
     processor/logic) echo "$common, $paths" ;;

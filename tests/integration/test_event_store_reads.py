@@ -1,0 +1,166 @@
+"""The event store's reads and bookkeeping writes, field by field: what an alert is told about a FAILED
+event, what the sweeper counts when it runs out of budget, and how its checkpoints and a replay move.
+
+The sweeper and lifecycle suites reach these through whole sweeps; the mutation run (docs/mutation.md)
+showed what those leave unchecked: an alert's fields, COUNT queries over several pages, the PENDING
+hold in a count, a checkpoint moved back by a slower sweep, a replay's time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from spillway_core.event_store import EventStore, FailedEvent, IntakeEntry
+from spillway_core.lanes import Lane
+from spillway_core.lifecycle import lifecycle_key
+from spillway_core.status import SWEEP_INDEX
+from tests.support.pipeline import InProcessPipeline
+from tests.support.scenario import EVENTS
+from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
+
+LEASE_MS = 45_000
+
+
+@pytest.fixture(scope="module")
+def moto_dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def dynamodb(moto_dynamodb: Any) -> Any:
+    recreate_tables(moto_dynamodb)
+    return moto_dynamodb
+
+
+def ingested(dynamodb: Any, name: str = "sent_a") -> tuple[EventStore, str]:
+    """An event ingested into a table of one sweep shard (so that any two events share it)."""
+    pipeline = InProcessPipeline(dynamodb)
+    pipeline.ingest_settings = pipeline.ingest_settings.model_copy(update={"sweep_shards": 1})
+    status, body = pipeline.post(EVENTS[name])
+    assert status == 200, body
+    return EventStore(dynamodb, EVENTS_TABLE_NAME), str(body["id"])
+
+
+def running(dynamodb: Any, name: str = "sent_a") -> tuple[EventStore, str]:
+    """An event ingested and claimed by worker "w" at t = 1,000."""
+    store, key = ingested(dynamodb, name)
+    record = store.event_record(key)
+    assert record is not None
+    assert store.claim(record, "w", 1_000, LEASE_MS) is not None
+    return store, key
+
+
+def test_a_failed_events_alert_fields_are_those_its_failure_recorded(dynamodb: Any) -> None:
+    store, key = running(dynamodb)
+    assert store.failed_event(key) is None  # RUNNING: nothing to alert about
+
+    assert store.mark_failed(key, "w", 2_000, "PermanentProcessingError", "no lead id", alert_due_ms=62_000)
+
+    assert store.failed_event(key) == FailedEvent(
+        dedupe_key=key,
+        provider="emailbison",
+        event_type="EMAIL_SENT",
+        attempts=1,
+        error_class="PermanentProcessingError",
+        message="no lead id",
+        failed_at_ms=2_000,
+    )
+    assert store.failed_event("emailbison:no-such-event") is None
+
+
+def test_a_succeeded_event_is_no_alert(dynamodb: Any) -> None:
+    store, key = running(dynamodb)
+    assert store.mark_succeeded(key, "w", 2_000)
+    assert store.failed_event(key) is None
+
+
+def test_a_failure_recorded_without_its_error_still_alerts_with_placeholders(dynamodb: Any) -> None:
+    # A FAILED lifecycle item whose error was never recorded (a write of an earlier version, or by hand
+    # during an incident) still gives an alert rather than an exception in the sweeper.
+    store, key = running(dynamodb)
+    assert store.mark_failed(key, "w", 2_000, "PermanentProcessingError", "no lead id", alert_due_ms=62_000)
+    dynamodb.update_item(
+        TableName=EVENTS_TABLE_NAME,
+        Key={"pk": {"S": lifecycle_key(key)}},
+        UpdateExpression="REMOVE errorClass, lastError",
+    )
+
+    failed = store.failed_event(key)
+
+    assert failed is not None
+    assert (failed.error_class, failed.message) == ("Unknown", "")
+
+
+class PagedCounts:
+    """A DynamoDB client whose COUNT queries come back in pages, as they do past 1 MB read."""
+
+    def __init__(self, counts: list[int]) -> None:
+        self.counts = counts
+        self.calls: list[dict[str, Any]] = []
+
+    def query(self, **kwargs: Any) -> dict[str, Any]:
+        page = len(self.calls)
+        self.calls.append(kwargs)
+        response: dict[str, Any] = {"Count": self.counts[page], "ScannedCount": self.counts[page]}
+        if page + 1 < len(self.counts):
+            response["LastEvaluatedKey"] = {"pk": {"S": f"page-{page}"}}
+        return response
+
+
+def test_an_intake_count_adds_every_page_and_reads_each_from_where_the_last_ended() -> None:
+    client = PagedCounts([3, 0, 2])
+    store = EventStore(client, EVENTS_TABLE_NAME)
+
+    assert store.count_intake("intake-interactive-000", IntakeEntry("emailbison:k", 100), 5_000) == 5
+
+    assert [call["Select"] for call in client.calls] == ["COUNT"] * 3  # counted, no item returned
+    starts = [call["ExclusiveStartKey"] for call in client.calls]
+    assert starts[0]["pk"] == {"S": "emailbison:k"}  # after the checkpoint's entry
+    assert starts[1:] == [{"pk": {"S": "page-0"}}, {"pk": {"S": "page-1"}}]
+
+
+def test_a_due_count_holds_back_pending_events_its_lane_has_not_reached(dynamodb: Any) -> None:
+    store, retrying = running(dynamodb)
+    assert store.mark_retry(retrying, "w", 2_000, run_at_ms=3_000, error_class="Throttled", message="slow")
+    _, lost = ingested(dynamodb, "sent_b")  # its stream record lost: the sweeper makes it PENDING
+    record = store.event_record(lost)
+    assert record is not None
+    assert store.create_pending(record, now_ms=2_500, next_due_ms=4_000)
+    shard = record.lifecycle_shard
+
+    assert store.count_due(SWEEP_INDEX, shard, now_ms=10_000) == 2
+    # The PENDING event, due at 4,000, is held while its lane has not read past 4,000; a retry is not.
+    assert store.count_due(SWEEP_INDEX, shard, now_ms=10_000, pending_due_before_ms=4_000) == 1
+    assert store.count_due(SWEEP_INDEX, shard, now_ms=10_000, pending_due_before_ms=4_001) == 2
+    assert [due.dedupe_key for due in store.query_due(SWEEP_INDEX, shard, 10_000, 10, 4_000)] == [retrying]
+
+
+def test_a_slower_sweep_does_not_move_a_checkpoint_back(dynamodb: Any) -> None:
+    store = EventStore(dynamodb, EVENTS_TABLE_NAME)
+    shard = "intake-interactive-000"
+    assert store.advance_intake_checkpoint(Lane.INTERACTIVE, shard, IntakeEntry("emailbison:b", 200))
+
+    assert not store.advance_intake_checkpoint(Lane.INTERACTIVE, shard, IntakeEntry("emailbison:a", 100))
+    assert store.sweep_positions().checkpoints[Lane.INTERACTIVE][shard] == IntakeEntry("emailbison:b", 200)
+    assert store.advance_intake_checkpoint(Lane.INTERACTIVE, shard, IntakeEntry("emailbison:c", 200))
+    assert store.sweep_positions().checkpoints[Lane.INTERACTIVE][shard] == IntakeEntry("emailbison:c", 200)
+
+
+def test_a_replay_records_when_it_was_replayed(dynamodb: Any) -> None:
+    store, key = running(dynamodb)
+    assert store.mark_failed(key, "w", 2_000, "PermanentProcessingError", "no lead id", alert_due_ms=62_000)
+    shard = store.get(key)["sweepShard"]["S"]  # type: ignore[index]
+
+    assert store.replay(key, 5_000, shard, pending_due_at_ms=305_000)
+
+    item = store.get(key)
+    assert item is not None
+    assert (item["status"]["S"], item["updatedAt"]["N"], item["runAt"]["N"]) == ("PENDING", "5000", "5000")
+    assert (item["dueAt"]["N"], item["attempts"]["N"]) == ("305000", "0")
+    assert "completedAt" not in item and "alertPending" not in item

@@ -125,6 +125,42 @@ def test_an_intake_count_adds_every_page_and_reads_each_from_where_the_last_ende
     assert starts[1:] == [{"pk": {"S": "page-0"}}, {"pk": {"S": "page-1"}}]
 
 
+class PagedItems:
+    """A DynamoDB client whose due queries come back in the pages given (a filter can empty a page)."""
+
+    def __init__(self, pages: list[list[str]]) -> None:
+        self.pages = pages
+        self.calls: list[dict[str, Any]] = []
+
+    def query(self, **kwargs: Any) -> dict[str, Any]:
+        page = len(self.calls)
+        self.calls.append(kwargs)
+        items = [
+            {"pk": {"S": lifecycle_key(key)}, "status": {"S": "RETRY_WAIT"}, "dueAt": {"N": "100"}}
+            for key in self.pages[page]
+        ]
+        response: dict[str, Any] = {"Items": items, "Count": len(items)}
+        if page + 1 < len(self.pages):
+            response["LastEvaluatedKey"] = {"pk": {"S": f"page-{page}"}}
+        return response
+
+
+def test_due_events_are_read_on_through_emptied_pages_up_to_the_limit_and_no_further() -> None:
+    client = PagedItems([[], ["emailbison:1"], ["emailbison:2", "emailbison:3"], ["emailbison:4"]])
+    store = EventStore(client, EVENTS_TABLE_NAME)
+
+    due = store.query_due(SWEEP_INDEX, "life-000", now_ms=5_000, limit=3, pending_due_before_ms=4_000)
+
+    assert [event.dedupe_key for event in due] == ["emailbison:1", "emailbison:2", "emailbison:3"]
+    assert len(client.calls) == 3  # the limit reached: the fourth page is not read
+    assert [call["Limit"] for call in client.calls] == [3, 3, 3]
+    assert [call.get("ExclusiveStartKey") for call in client.calls] == [
+        None,
+        {"pk": {"S": "page-0"}},
+        {"pk": {"S": "page-1"}},
+    ]
+
+
 def test_a_due_count_holds_back_pending_events_its_lane_has_not_reached(dynamodb: Any) -> None:
     store, retrying = running(dynamodb)
     assert store.mark_retry(retrying, "w", 2_000, run_at_ms=3_000, error_class="Throttled", message="slow")

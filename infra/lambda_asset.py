@@ -222,25 +222,32 @@ def _build_dependencies(architecture: str, python_version: str, bundle_sdk: bool
             "--output-file",
             str(requirements),
         )
-        _run_uv(
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--no-compile",
-            "--target",
-            str(staging),
-            "--python-platform",
-            _UV_PLATFORMS[architecture],
-            "--python-version",
-            python_version,
-            "--requirements",
-            str(requirements),
-        )
+        _install_wheels(staging, requirements, architecture, python_version)
         _compile_bytecode(interpreter, staging)
     return target
+
+
+def _install_wheels(staging: Path, requirements: Path, architecture: str, python_version: str, *options: str) -> None:
+    """Installs the requirements' wheels for Lambda's platform into ``staging``, without bytecode (the
+    caller compiles it with the runtime's exact Python)."""
+    _run_uv(
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--no-compile",
+        *options,
+        "--target",
+        str(staging),
+        "--python-platform",
+        _UV_PLATFORMS[architecture],
+        "--python-version",
+        python_version,
+        "--requirements",
+        str(requirements),
+    )
 
 
 def build_lambda_asset(architecture: str, python_version: str, *, bundle_sdk: bool = False) -> Path:
@@ -277,24 +284,7 @@ def build_runtime_sdk(python_version: str) -> Path:
         return target
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
     with _staged(target) as staging:
-        _run_uv(
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--no-compile",
-            "--require-hashes",
-            "--target",
-            str(staging),
-            "--python-platform",
-            _UV_PLATFORMS[host_architecture()],
-            "--python-version",
-            python_version,
-            "--requirements",
-            str(RUNTIME_SDK_REQUIREMENTS),
-        )
+        _install_wheels(staging, RUNTIME_SDK_REQUIREMENTS, host_architecture(), python_version, "--require-hashes")
         subprocess.run(
             [interpreter, "-I", "-m", "compileall", "-q", "-j", "0", str(staging)],
             check=True,

@@ -16,7 +16,7 @@ from moto import mock_aws
 from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json
 from spillway_core.event_store import EventStore
 from spillway_core.lifecycle import lifecycle_key
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables, event_item
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables, event_item, recreate_tables
 
 # Written once, by the ingest, into the event record (spillway_core.event_store).
 RECORD_ATTRIBUTES = frozenset({"normalised", "raw", "rawZlib", "rawTrimmed"})
@@ -91,6 +91,20 @@ class Aws:
     def alerts(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.alerts_queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+
+
+@pytest.fixture(scope="module")
+def moto_dynamodb() -> Iterator[Any]:
+    """One moto for a module's tests (tests that need fresh tables take ``dynamodb``)."""
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def dynamodb(moto_dynamodb: Any) -> Any:
+    """The module's moto client over empty tables."""
+    recreate_tables(moto_dynamodb)
+    return moto_dynamodb
 
 
 @pytest.fixture

@@ -9,18 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from spillway_core.domain import FOLLOW_UP_SK
 from tests.support.pipeline import InProcessPipeline
 from tests.support.scenario import EVENTS
 from tests.support.tables import DOMAIN_TABLE_NAME, recreate_tables
-
-
-@pytest.fixture(scope="module")
-def moto_dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="us-east-1")
 
 
 class DomainCalls:

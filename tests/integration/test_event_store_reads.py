@@ -8,12 +8,7 @@ hold in a count, a checkpoint moved back by a slower sweep, a replay's time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import boto3
-import pytest
-from moto import mock_aws
 
 from spillway_core.event_store import EventStore, FailedEvent, IntakeEntry
 from spillway_core.lanes import Lane
@@ -21,21 +16,9 @@ from spillway_core.lifecycle import lifecycle_key
 from spillway_core.status import SWEEP_INDEX
 from tests.support.pipeline import InProcessPipeline
 from tests.support.scenario import EVENTS
-from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
+from tests.support.tables import EVENTS_TABLE_NAME
 
 LEASE_MS = 45_000
-
-
-@pytest.fixture(scope="module")
-def moto_dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="us-east-1")
-
-
-@pytest.fixture
-def dynamodb(moto_dynamodb: Any) -> Any:
-    recreate_tables(moto_dynamodb)
-    return moto_dynamodb
 
 
 def ingested(dynamodb: Any, name: str = "sent_a") -> tuple[EventStore, str]:

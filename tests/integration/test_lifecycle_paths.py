@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from processor.logic import process_event, process_record
 from spillway_core.alerts import AlertPublisher, inspect_command
@@ -23,25 +20,13 @@ from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.interleave import RecordingSns, World, scripted, sequential
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
-from tests.support.tables import EVENTS_TABLE_NAME, event_item, recreate_tables
+from tests.support.tables import EVENTS_TABLE_NAME, event_item
 
 # A sweep's steps before it repairs an interactive event: its intake and lifecycle queries (the reads
 # and writes of its own bookkeeping, watermarks, probes and checkpoints, are not scheduling points).
 QUERIES_BEFORE_REPAIR = 2
 # What a retry records when every domain write of the event fails (FaultPlan.persistent_for).
 OUTAGE = "transact: InternalServerError"
-
-
-@pytest.fixture(scope="module")
-def moto_dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        yield boto3.client("dynamodb", region_name="us-east-1")
-
-
-@pytest.fixture
-def dynamodb(moto_dynamodb: Any) -> Any:
-    recreate_tables(moto_dynamodb)
-    return moto_dynamodb
 
 
 class Lifecycle:

@@ -37,6 +37,7 @@ BLACKLIST_FLAGS = ("unsubscribed", "bounced")
 # Only inbound kinds ever meet (outbound keys differ by id space); the outbound ones are ranked for
 # completeness.
 MESSAGE_KIND_PRECEDENCE = ("BOUNCE_NOTICE", "REPLY", "UNTRACKED", "CAMPAIGN", "MANUAL")
+_KIND_RANK = {kind: rank for rank, kind in enumerate(MESSAGE_KIND_PRECEDENCE)}
 
 
 class UnsupportedEvent(Exception):
@@ -228,8 +229,7 @@ def merge_message(stored: dict[str, Any] | None, plan: MessagePlan) -> dict[str,
 
 def stronger_kind(a: str, b: str) -> str:
     """The kind of higher precedence (an unknown kind ranks last; ties break by name, not by order)."""
-    rank = {kind: n for n, kind in enumerate(MESSAGE_KIND_PRECEDENCE)}
-    return min(a, b, key=lambda kind: (rank.get(kind, len(rank)), kind))
+    return min(a, b, key=lambda kind: (_KIND_RANK.get(kind, len(_KIND_RANK)), kind))
 
 
 def _max(current: Any, new: int) -> int:

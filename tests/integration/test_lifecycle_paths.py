@@ -276,10 +276,8 @@ def test_a_lane_probe_moves_only_its_own_lanes_watermark(dynamodb: Any) -> None:
     events = world.deps.events
 
     assert process_record(probe_key(Lane.BULK), 1_795_000_123_456, "bulk-reader", world.deps) == "probe"
-    assert (events.sweep_positions().watermarks[Lane.BULK], events.sweep_positions().watermarks[Lane.INTERACTIVE]) == (
-        1_795_000_123_456,
-        0,
-    )
+    watermarks = events.sweep_positions().watermarks
+    assert (watermarks[Lane.BULK], watermarks[Lane.INTERACTIVE]) == (1_795_000_123_456, 0)
     # A probe record without its time moves nothing; an event's record runs the event.
     assert process_record(probe_key(Lane.INTERACTIVE), None, "interactive-reader", world.deps) == "probe"
     assert events.sweep_positions().watermarks[Lane.INTERACTIVE] == 0

@@ -41,7 +41,7 @@ from spillway_core.status import LIVE_STATUSES, EventStatus
 from sweeper.logic import sweep
 from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.pipeline import BOOKKEEPING, InProcessPipeline, processor_deps
-from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, recreate_tables
+from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, moto_backend, recreate_tables
 
 START_MS = 1_795_000_000_000
 SWEEP_PERIOD_MS = 60_000
@@ -195,10 +195,7 @@ class MotoView:
     schedule costs little more than the calls its actors make."""
 
     def __init__(self, region: str = "us-east-1") -> None:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.dynamodb.models import dynamodb_backends
-
-        self._backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+        self._backend = moto_backend(region)
 
     def items(self, table: str) -> list[dict[str, Any]]:
         """The table's items; in the events table, the events only (not the lanes' probes and watermarks)."""

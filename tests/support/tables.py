@@ -70,12 +70,17 @@ def recreate_tables(dynamodb: Any) -> None:
     create_tables(dynamodb)
 
 
-def empty_moto_tables(region: str = "us-east-1") -> bool:
-    """Empties both tables (items and stream records) in moto's memory; False if either is missing."""
+def moto_backend(region: str = "us-east-1") -> Any:
+    """moto's DynamoDB in memory, for the harnesses' look-ups that should cost no API call."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][region]
+
+
+def empty_moto_tables(region: str = "us-east-1") -> bool:
+    """Empties both tables (items and stream records) in moto's memory; False if either is missing."""
+    backend = moto_backend(region)
     if not {EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME} <= set(backend.tables):
         return False
     for name in (EVENTS_TABLE_NAME, DOMAIN_TABLE_NAME):

@@ -183,3 +183,102 @@ def test_a_replay_records_when_it_was_replayed(dynamodb: Any) -> None:
     assert (item["status"]["S"], item["updatedAt"]["N"], item["runAt"]["N"]) == ("PENDING", "5000", "5000")
     assert (item["dueAt"]["N"], item["attempts"]["N"]) == ("305000", "0")
     assert "completedAt" not in item and "alertPending" not in item
+
+
+class PagedIntake:
+    """A DynamoDB client whose intake queries come back in the pages given, each an entry's key and due
+    time (a page can be empty when DynamoDB stops at 1 MB read)."""
+
+    def __init__(self, pages: list[list[tuple[str, int]]]) -> None:
+        self.pages = pages
+        self.calls: list[dict[str, Any]] = []
+
+    def query(self, **kwargs: Any) -> dict[str, Any]:
+        page = len(self.calls)
+        self.calls.append(kwargs)
+        items = [{"pk": {"S": key}, "dueAt": {"N": str(due)}} for key, due in self.pages[page]]
+        response: dict[str, Any] = {"Items": items, "Count": len(items)}
+        if page + 1 < len(self.pages):
+            response["LastEvaluatedKey"] = {"pk": {"S": f"page-{page}"}}
+        return response
+
+
+def test_intake_entries_are_read_on_through_pages_up_to_the_limit_and_no_further() -> None:
+    client = PagedIntake([[("emailbison:a", 100)], [], [("emailbison:b", 150), ("emailbison:c", 150)], [("x", 1)]])
+    store = EventStore(client, EVENTS_TABLE_NAME)
+    shard = "intake-interactive-000"
+
+    entries = store.query_intake(shard, IntakeEntry("emailbison:0", 90), up_to_ms=5_000, limit=3)
+
+    assert entries == [
+        IntakeEntry("emailbison:a", 100),
+        IntakeEntry("emailbison:b", 150),
+        IntakeEntry("emailbison:c", 150),
+    ]
+    assert len(client.calls) == 3  # the limit reached: the fourth page is not read
+    assert [call["Limit"] for call in client.calls] == [3, 2, 2]  # never more than the limit in all
+    starts = [call["ExclusiveStartKey"] for call in client.calls]
+    assert starts[0] == {"sweepShard": {"S": shard}, "dueAt": {"N": "90"}, "pk": {"S": "emailbison:0"}}
+    assert starts[1:] == [{"pk": {"S": "page-0"}}, {"pk": {"S": "page-1"}}]
+    assert client.calls[0]["ExpressionAttributeValues"][":low"] == {"N": "90"}
+
+
+def test_intake_entries_stop_at_the_last_page_short_of_the_limit() -> None:
+    client = PagedIntake([[("emailbison:a", 100)], [("emailbison:b", 200)]])
+    store = EventStore(client, EVENTS_TABLE_NAME)
+
+    entries = store.query_intake("intake-bulk-001", None, up_to_ms=5_000, limit=10)
+
+    assert entries == [IntakeEntry("emailbison:a", 100), IntakeEntry("emailbison:b", 200)]
+    assert "ExclusiveStartKey" not in client.calls[0]  # from the shard's start
+    assert client.calls[0]["ExpressionAttributeValues"][":low"] == {"N": "0"}
+
+
+def test_entries_at_the_checkpoints_own_millisecond_are_still_read() -> None:
+    # Two events can be due in the same millisecond: a checkpoint on the first, with the sweep reading
+    # up to that millisecond, must still find the second (it lies past the checkpoint in key order).
+    client = PagedIntake([[("emailbison:b", 200)]])
+    store = EventStore(client, EVENTS_TABLE_NAME)
+    checkpoint = IntakeEntry("emailbison:a", 200)
+
+    assert store.query_intake("intake-bulk-001", checkpoint, up_to_ms=200, limit=10) == [
+        IntakeEntry("emailbison:b", 200)
+    ]
+    assert store.query_intake("intake-bulk-001", checkpoint, up_to_ms=199, limit=10) == []
+    assert len(client.calls) == 1  # nothing can be due before the checkpoint: no query at all
+
+
+class ThrottledBatchGet:
+    """A DynamoDB client whose first batch read leaves keys unprocessed, as it does under throttling."""
+
+    def __init__(self, table: str, items: list[dict[str, Any]]) -> None:
+        self.table, self.items = table, items
+        self.calls: list[dict[str, Any]] = []
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(RequestItems)
+        request = RequestItems[self.table]
+        wanted = [key["pk"]["S"] for key in request["Keys"]]
+        found = [item for item in self.items if item["pk"]["S"] in wanted]
+        if len(self.calls) == 1:  # half the keys come back unprocessed
+            left = request["Keys"][len(wanted) // 2 :]
+            left_names = {key["pk"]["S"] for key in left}
+            found = [item for item in found if item["pk"]["S"] not in left_names]
+            return {"Responses": {self.table: found}, "UnprocessedKeys": {self.table: {**request, "Keys": left}}}
+        return {"Responses": {self.table: found}, "UnprocessedKeys": {}}
+
+
+def test_sweep_positions_read_again_the_keys_a_throttled_batch_left_unprocessed(dynamodb: Any) -> None:
+    writer = EventStore(dynamodb, EVENTS_TABLE_NAME)
+    for lane in Lane:
+        assert writer.advance_intake_checkpoint(lane, f"intake-{lane.value}-000", IntakeEntry(f"k-{lane.value}", 7))
+        assert writer.advance_watermark(lane, 1_000)
+    items = dynamodb.scan(TableName=EVENTS_TABLE_NAME)["Items"]
+    client = ThrottledBatchGet(EVENTS_TABLE_NAME, items)
+
+    positions = EventStore(client, EVENTS_TABLE_NAME).sweep_positions()
+
+    assert positions == writer.sweep_positions()
+    assert all(positions.watermarks[lane] == 1_000 for lane in Lane)
+    assert len(client.calls) == 2
+    assert all(call[EVENTS_TABLE_NAME]["ConsistentRead"] for call in client.calls)  # a lane's latest position

@@ -45,7 +45,7 @@ MAX_PARALLELIZATION_FACTOR = 10  # Lambda's limit for stream event sources
 
 def _setting(alias: str, variable: Setting) -> Any:
     """A cdk.json setting the functions read: required (cdk.json has it), with its variable's bounds."""
-    return Field(alias=alias, gt=variable.gt, ge=variable.ge, le=variable.high)
+    return Field(alias=alias, gt=variable.gt, ge=variable.ge, le=variable.high, json_schema_extra={"env": variable.env})
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,17 @@ class SpillwayConfig(BaseModel):
     throttle_alarm_minutes: int = Field(alias="throttleAlarmMinutes", ge=1)
     # The URL docs/ is published under; Slack alerts link docs/operations.md's runbook entries from it.
     runbook_base_url: str = Field(alias="runbookBaseUrl", pattern=r"^(https://\S+)?$")
+
+    def environment(self, *variables: Setting) -> dict[str, str]:
+        """The functions' environment for these variables: each set to this stage's value of its setting."""
+        values = {
+            str(extra["env"]): str(getattr(self, name))
+            for name, field in type(self).model_fields.items()
+            if isinstance(extra := field.json_schema_extra, dict) and extra.get("env") in {v.env for v in variables}
+        }
+        if missing := {variable.env for variable in variables} - values.keys():
+            raise KeyError(f"no cdk.json setting for {sorted(missing)}")
+        return values
 
     @field_validator("log_retention_days")
     @classmethod

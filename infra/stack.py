@@ -9,6 +9,7 @@ from constructs import Construct
 from infra import config as names
 from infra.config import SpillwayConfig
 from infra.constructs.alerts import Alerts
+from infra.constructs.function import Build
 from infra.constructs.ingest_api import IngestApi
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.notifications import SlackNotifier
@@ -34,18 +35,14 @@ class SpillwayStack(Stack):
                 '["send.example.com"]}}; one entry per accepted token (`spillway token new`, docs/operations.md).'
             ),
         )
-        code = lambda_.Code.from_asset(asset_dir)
+        build = Build(config, lambda_.Code.from_asset(asset_dir))
         events = EventStoreTable(self, "Events", config=config)
         domain = DomainTable(self, "Domain", config=config)
         alerts = Alerts(self, "Alerts")
-        ingest = IngestApi(
-            self, "Ingest", config=config, code=code, events=events, token_bindings=token_bindings.value_as_string
-        )
-        processing = Processing(
-            self, "Processing", config=config, code=code, events=events, domain=domain, alerts=alerts
-        )
-        sweeping = Sweeping(self, "Sweeping", config=config, code=code, events=events, alerts=alerts)
-        notifier = SlackNotifier(self, "Notifications", config=config, code=code, alerts=alerts)
+        ingest = IngestApi(self, "Ingest", build, events=events, tokens=token_bindings.value_as_string)
+        processing = Processing(self, "Processing", build, events=events, domain=domain, alerts=alerts)
+        sweeping = Sweeping(self, "Sweeping", build, events=events, alerts=alerts)
+        notifier = SlackNotifier(self, "Notifications", build, alerts=alerts)
         monitoring = Monitoring(
             self,
             "Monitoring",

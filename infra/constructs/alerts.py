@@ -8,6 +8,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.nag import acknowledge
+
 CLOUDWATCH = "cloudwatch.amazonaws.com"
 
 
@@ -43,4 +45,14 @@ class Alerts(Construct):
                 resources=[self.topic.topic_arn],
                 conditions=from_our_alarms,
             )
+        )
+
+    def grant_publish(self, role: iam.IRole) -> None:
+        """Lets a function's role publish failure alerts (encrypted with the topic's key)."""
+        self.topic.grant_publish(role)
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Added by topic.grant_publish for the alerts topic's key only (GenerateDataKey and "
+            "GenerateDataKeyWithoutPlaintext on that one key).",
         )

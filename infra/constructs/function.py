@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -10,7 +12,7 @@ from constructs import Construct
 
 from infra.config import SpillwayConfig
 from infra.constructs.nag import acknowledge
-from spillway_core.metrics import NAMESPACE
+from spillway_core.metrics import NAMESPACE, Service
 
 # Exactly the values SpillwayConfig.log_retention_days admits (config.LOG_RETENTION_DAYS).
 _RETENTION = {
@@ -32,23 +34,32 @@ def log_retention(config: SpillwayConfig) -> logs.RetentionDays:
     return _RETENTION[config.log_retention_days]
 
 
+@dataclass(frozen=True)
+class Build:
+    """What every function of the stack is built from: the stage's settings and the one code asset."""
+
+    config: SpillwayConfig
+    code: lambda_.Code
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What sets one function apart: its handler, its service (logs, metrics), its job and its limits."""
+
+    handler: str
+    service: Service
+    description: str
+    timeout_seconds: int
+    memory_size: int = 256
+    reserved_concurrency: int | None = None
+
+
 class SpillwayFunction(Construct):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: SpillwayConfig,
-        code: lambda_.Code,
-        handler: str,
-        service: str,
-        description: str,
-        environment: dict[str, str],
-        timeout: Duration,
-        memory_size: int = 256,
-        reserved_concurrency: int | None = None,
+        self, scope: Construct, construct_id: str, spec: FunctionSpec, build: Build, environment: dict[str, str]
     ) -> None:
         super().__init__(scope, construct_id)
+        config = build.config
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -58,7 +69,7 @@ class SpillwayFunction(Construct):
         # A role of its own with only what this function does: no AWSLambdaBasicExecutionRole, whose
         # log permissions span every log group in the account.
         self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=spec.description
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -68,20 +79,20 @@ class SpillwayFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            description=description,
+            description=spec.description,
             runtime=lambda_.Runtime(f"python{config.lambda_python_version}", lambda_.RuntimeFamily.PYTHON),
             architecture=lambda_.Architecture.ARM_64
             if config.lambda_architecture == "arm64"
             else lambda_.Architecture.X86_64,
-            code=code,
-            handler=handler,
+            code=build.code,
+            handler=spec.handler,
             role=self.role,
             log_group=self.log_group,
-            timeout=timeout,
-            memory_size=memory_size,
-            reserved_concurrent_executions=reserved_concurrency,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            memory_size=spec.memory_size,
+            reserved_concurrent_executions=spec.reserved_concurrency,
             environment={
-                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_SERVICE_NAME": spec.service,
                 "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
                 **environment,
             },

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
-from infra.config import INGEST_HANDLER, EnvVar, SpillwayConfig
-from infra.constructs.function import SpillwayFunction, log_retention
+from infra.config import INGEST_HANDLER, EnvVar
+from infra.constructs.function import Build, FunctionSpec, SpillwayFunction, log_retention
 from infra.constructs.nag import acknowledge
 from infra.constructs.stores import EventStoreTable
+from spillway_core import environment as env
 from spillway_core.metrics import Service
 
 WEBHOOK_ROUTE = "/webhooks/{provider}"
@@ -21,36 +20,25 @@ WEBHOOK_ROUTE = "/webhooks/{provider}"
 
 class IngestApi(Construct):
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: SpillwayConfig,
-        code: lambda_.Code,
-        events: EventStoreTable,
-        token_bindings: str,
+        self, scope: Construct, construct_id: str, build: Build, *, events: EventStoreTable, tokens: str
     ) -> None:
         super().__init__(scope, construct_id)
-        self.handler = SpillwayFunction(
-            self,
-            "Ingest",
-            config=config,
-            code=code,
-            handler=INGEST_HANDLER,
-            service=Service.INGEST,
-            description="Spillway ingest: authenticate, validate, store once, answer 2xx",
-            timeout=Duration.seconds(10),
-            memory_size=config.ingest_memory_mb,
-            environment={
-                EnvVar.EVENTS_TABLE: events.table.table_name,
-                EnvVar.INGEST_TOKEN_BINDINGS: token_bindings,
-                EnvVar.MAX_BODY_BYTES: str(config.max_body_bytes),
-                EnvVar.MAX_ATTEMPTS: str(config.max_attempts),
-                EnvVar.EVENT_RETENTION_DAYS: str(config.event_retention_days),
-                EnvVar.SWEEP_SHARDS: str(config.sweep_shards),
-                EnvVar.PENDING_GRACE_SECONDS: str(config.pending_grace_seconds),
-            },
+        config = build.config
+        description = "Spillway ingest: authenticate, validate, store once, answer 2xx"
+        spec = FunctionSpec(INGEST_HANDLER, Service.INGEST, description, 10, memory_size=config.ingest_memory_mb)
+        stored = (
+            env.MAX_BODY_BYTES,
+            env.MAX_ATTEMPTS,
+            env.EVENT_RETENTION_DAYS,
+            env.SWEEP_SHARDS,
+            env.PENDING_GRACE_SECONDS,
         )
+        environment = {
+            EnvVar.EVENTS_TABLE: events.table.table_name,
+            EnvVar.INGEST_TOKEN_BINDINGS: tokens,
+            **config.environment(*stored),
+        }
+        self.handler = SpillwayFunction(self, "Ingest", spec, build, environment)
         # Exactly the one call the ingest makes.
         self.handler.role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[events.table.table_arn])

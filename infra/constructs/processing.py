@@ -10,14 +10,15 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import PROCESSOR_HANDLER, EnvVar, LaneConfig, SpillwayConfig
+from infra.config import PROCESSOR_HANDLER, EnvVar, LaneConfig
 from infra.constructs.alerts import Alerts
-from infra.constructs.function import SpillwayFunction
+from infra.constructs.function import Build, FunctionSpec, SpillwayFunction
 from infra.constructs.nag import acknowledge
+from infra.constructs.queues import encrypted_queue
 from infra.constructs.stores import DomainTable, EventStoreTable
+from spillway_core import environment as env
 from spillway_core.lanes import Lane, probe_key
 from spillway_core.metrics import Service
 from spillway_core.status import EventAttr, EventStatus
@@ -58,42 +59,24 @@ def lane_filters(lane: Lane) -> list[Mapping[str, Any]]:
 class LaneProcessor(Construct):
     """One lane: its own function (same asset and handler), cap, batch size, window and mapping."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: SpillwayConfig,
-        lane: LaneConfig,
-        code: lambda_.Code,
-        events: EventStoreTable,
-        domain: DomainTable,
-        alerts: Alerts,
-        dlq: sqs.IQueue,
-    ) -> None:
-        super().__init__(scope, construct_id)
+    def __init__(self, processing: Processing, construct_id: str, build: Build, lane: LaneConfig) -> None:
+        super().__init__(processing, construct_id)
+        config = build.config
         self.lane = lane
-        self.handler = SpillwayFunction(
-            self,
-            "Function",
-            config=config,
-            code=code,
-            handler=PROCESSOR_HANDLER,
-            service=Service.PROCESSOR,
-            description=f"Spillway {lane.lane.value} processor: claims PENDING events and applies their effects once",
-            timeout=Duration.seconds(config.processor_timeout_seconds),
-            memory_size=512,
-            reserved_concurrency=lane.concurrency,
-            environment={
-                EnvVar.EVENTS_TABLE: events.table.table_name,
-                EnvVar.DOMAIN_TABLE: domain.table.table_name,
-                EnvVar.ALERTS_TOPIC_ARN: alerts.topic.topic_arn,
-                EnvVar.LEASE_SECONDS: str(config.lease_seconds),
-                EnvVar.BACKOFF_BASE_SECONDS: str(config.backoff_base_seconds),
-                EnvVar.BACKOFF_CAP_SECONDS: str(config.backoff_cap_seconds),
-                EnvVar.ALERT_RETRY_SECONDS: str(config.alert_retry_seconds),
-            },
+        events, domain, alerts = processing.events, processing.domain, processing.alerts
+        description = f"Spillway {lane.lane.value} processor: claims PENDING events and applies their effects once"
+        spec = FunctionSpec(
+            PROCESSOR_HANDLER, Service.PROCESSOR, description, config.processor_timeout_seconds, 512, lane.concurrency
         )
+        environment = {
+            EnvVar.EVENTS_TABLE: events.table.table_name,
+            EnvVar.DOMAIN_TABLE: domain.table.table_name,
+            EnvVar.ALERTS_TOPIC_ARN: alerts.topic.topic_arn,
+            **config.environment(
+                env.LEASE_SECONDS, env.BACKOFF_BASE_SECONDS, env.BACKOFF_CAP_SECONDS, env.ALERT_RETRY_SECONDS
+            ),
+        }
+        self.handler = SpillwayFunction(self, "Function", spec, build, environment)
         role = self.handler.role
         role.add_to_policy(
             # UpdateItem: the lifecycle item (claim, outcome). GetItem: the event record of an event woken
@@ -113,7 +96,7 @@ class LaneProcessor(Construct):
                 resources=[domain.table.table_arn],
             )
         )
-        alerts.topic.grant_publish(role)
+        alerts.grant_publish(role)
         self.event_source = sources.DynamoEventSource(
             events.table,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
@@ -124,7 +107,7 @@ class LaneProcessor(Construct):
             bisect_batch_on_error=True,
             retry_attempts=config.stream_retry_attempts,
             report_batch_item_failures=True,
-            on_failure=sources.SqsDlq(dlq),
+            on_failure=sources.SqsDlq(processing.dlq),
             filters=lane_filters(lane.lane),
         )
         self.handler.function.add_event_source(self.event_source)
@@ -133,12 +116,6 @@ class LaneProcessor(Construct):
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "Added by the DynamoDB event source for dynamodb:ListStreams, which has no resource-level "
             "permissions; the stream reads themselves are scoped to the events table's stream.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Added by topic.grant_publish for the alerts topic's key only (GenerateDataKey and "
-            "GenerateDataKeyWithoutPlaintext on that one key).",
         )
 
 
@@ -150,41 +127,23 @@ class Processing(Construct):
         self,
         scope: Construct,
         construct_id: str,
+        build: Build,
         *,
-        config: SpillwayConfig,
-        code: lambda_.Code,
         events: EventStoreTable,
         domain: DomainTable,
         alerts: Alerts,
     ) -> None:
         super().__init__(scope, construct_id)
+        config = build.config
+        self.events, self.domain, self.alerts = events, domain, alerts
         if config.lease_seconds <= config.processor_timeout_seconds:
             raise ValueError(
                 "leaseSeconds must exceed processorTimeoutSeconds: a live invocation must never lose its lease"
             )
         # Batches a lane's function itself cannot handle (after retries and bisection) land here.
-        self.dlq = sqs.Queue(
-            self,
-            "Dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dlq = encrypted_queue(self, "Dlq")
         acknowledge(
             self.dlq, "AwsSolutions::AwsSolutions-SQS3", "This queue is itself the processor's dead-letter queue."
         )
         construct_ids = {Lane.BULK: "Processor", Lane.INTERACTIVE: "InteractiveProcessor"}
-        self.lanes = {
-            lane: LaneProcessor(
-                self,
-                construct_ids[lane],
-                config=config,
-                lane=config.lane(lane),
-                code=code,
-                events=events,
-                domain=domain,
-                alerts=alerts,
-                dlq=self.dlq,
-            )
-            for lane in Lane
-        }
+        self.lanes = {lane: LaneProcessor(self, construct_ids[lane], build, config.lane(lane)) for lane in Lane}

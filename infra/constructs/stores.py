@@ -10,10 +10,15 @@ from infra.config import SpillwayConfig
 from spillway_core.status import STATUS_INDEX, STATUS_INDEX_ATTRIBUTES, SWEEP_INDEX, EventAttr
 
 
-def _encrypted_table(scope: Construct, construct_id: str, config: SpillwayConfig, **kwargs: object) -> dynamodb.Table:
+def encrypted_table(
+    scope: Construct, construct_id: str, config: SpillwayConfig, key: str, sort_key: str | None = None, **kwargs: object
+) -> dynamodb.Table:
+    """An on-demand table, encrypted, with point-in-time recovery, kept when the stack goes; string keys."""
     return dynamodb.Table(
         scope,
         construct_id,
+        partition_key=dynamodb.Attribute(name=key, type=dynamodb.AttributeType.STRING),
+        sort_key=None if sort_key is None else dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
         # Retained on stack deletion in every stage; production also refuses a direct DeleteTable.
         deletion_protection=config.deletion_protection,
@@ -29,14 +34,10 @@ def _encrypted_table(scope: Construct, construct_id: str, config: SpillwayConfig
 class EventStoreTable(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: SpillwayConfig) -> None:
         super().__init__(scope, construct_id)
-        self.table = _encrypted_table(
-            self,
-            "Table",
-            config,
-            partition_key=dynamodb.Attribute(name=EventAttr.PK, type=dynamodb.AttributeType.STRING),
-            # The processor filters on the new image's status, so the stream carries new images.
-            stream=dynamodb.StreamViewType.NEW_IMAGE,
-            time_to_live_attribute=EventAttr.EXPIRES_AT,
+        # The processor filters on the new image's status, so the stream carries new images.
+        stream = dynamodb.StreamViewType.NEW_IMAGE
+        self.table = encrypted_table(
+            self, "Table", config, EventAttr.PK, stream=stream, time_to_live_attribute=EventAttr.EXPIRES_AT
         )
         # Sparse: only live events carry sweepShard/dueAt. The shard (crc32(key) % N) spreads writes
         # over N partitions so the index never becomes one hot partition under bursts.
@@ -63,12 +64,5 @@ class EventStoreTable(Construct):
 class DomainTable(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: SpillwayConfig) -> None:
         super().__init__(scope, construct_id)
-        self.table = _encrypted_table(
-            self,
-            "Table",
-            config,
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            # Only effect markers carry it: they must outlive redeliveries, not the domain data.
-            time_to_live_attribute="expiresAt",
-        )
+        # Only effect markers carry an expiry: they must outlive redeliveries, not the domain data.
+        self.table = encrypted_table(self, "Table", config, "pk", "sk", time_to_live_attribute="expiresAt")

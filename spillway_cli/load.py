@@ -94,14 +94,15 @@ def _event(
                 "lead": person,
             }
             return _envelope(event_type, data, workspace), ("outbound", f"RE#{n}")
-        case "EMAIL_OPENED":
+        case "EMAIL_OPENED" | "EMAIL_BOUNCED":
+            opened = event_type == "EMAIL_OPENED"
             data = {
-                "campaign_event": {"id": n, "type": "opened", "created_at": at},
+                "campaign_event": {"id": n, "type": "opened" if opened else "bounced", "created_at": at},
                 "scheduled_email": {"id": n},
                 "lead": person,
                 "campaign": campaign,
             }
-            return _envelope(event_type, data, workspace), ("open", str(n))
+            return _envelope(event_type, data, workspace), ("open", str(n)) if opened else ("bounced", "")
         case "LEAD_REPLIED" | "LEAD_INTERESTED":
             reply = {
                 "id": n,
@@ -118,14 +119,6 @@ def _event(
         case "UNTRACKED_REPLY_RECEIVED":
             reply = {"id": n, "email_subject": "Question", "from_email_address": person["email"], "date_received": at}
             return _envelope(event_type, {"reply": reply, "lead": None}, workspace), ("untracked", f"RE#{n}")
-        case "EMAIL_BOUNCED":
-            data = {
-                "campaign_event": {"id": n, "type": "bounced", "created_at": at},
-                "scheduled_email": {"id": n},
-                "lead": person,
-                "campaign": campaign,
-            }
-            return _envelope(event_type, data, workspace), ("bounced", "")
         case _:
             data = {"campaign_event": {"id": n, "type": "unsubscribed", "created_at": at}, "lead": person}
             return _envelope(event_type, data, workspace), ("unsubscribed", "")

@@ -24,7 +24,7 @@ from spillway_core.domain_store import DomainStore, to_python
 from spillway_core.event_store import EventFilter, EventStore, EventSummary, decode_raw_body
 from spillway_core.lanes import LANE_OF_TYPE, Lane, lane_of
 from spillway_core.lifecycle import sweep_shard
-from spillway_core.payloads import NormalisedEvent
+from spillway_core.payloads import STORED_EVENT
 from spillway_core.status import EventAttr as A
 from spillway_core.status import EventStatus
 
@@ -173,7 +173,7 @@ def inspect(target: Target, dedupe_key: str, show_raw: bool = False) -> dict[str
 
 def _effects(target: Target, dedupe_key: str, view: dict[str, Any]) -> dict[str, Any]:
     try:
-        event = NormalisedEvent.model_validate(view[A.NORMALISED])
+        event = STORED_EVENT.validate_python(view[A.NORMALISED])
         plan = plan_effect(dedupe_key, event, int(view.get(A.RECEIVED_AT, 0)))
     except (ValueError, UnsupportedEvent):
         return {"applied": False, "note": "no domain effect for this event"}

@@ -185,7 +185,14 @@ def event_to_store(
     now_ms: int,
 ) -> NewEvent:
     """The event record to write; PayloadRejected when a supported type lacks what it needs."""
-    from spillway_core.payloads import SUPPORTED_EVENT_TYPES, dedupe_key, ignored_key, normalise, parse_payload
+    from spillway_core.payloads import (
+        SUPPORTED_EVENT_TYPES,
+        dedupe_key,
+        ignored_key,
+        normalise,
+        parse_payload,
+        stored_json,
+    )
 
     if event_type not in SUPPORTED_EVENT_TYPES:
         # Kept briefly and outside the processor's and sweeper's view, so new types show up in ops.
@@ -208,7 +215,7 @@ def event_to_store(
     return NewEvent(
         dedupe_key=key,
         event_type=event.event_type,
-        normalised_json=event.model_dump_json(exclude_none=True),
+        normalised_json=stored_json(event),
         max_attempts=settings.max_attempts,
         expires_at_s=now_ms // 1000 + settings.retention_days * 86_400,
         intake_shard=intake_shard(key, lane, settings.sweep_shards),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spillway_core.alerts import AlertPublisher, failure_alert, scrub
+from spillway_core.alerts import AlertPublisher, FailureAlert, scrub
 from spillway_core.domain import UnsupportedEvent, plan_effect
 from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, DomainStore
 from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
@@ -119,6 +119,6 @@ def _fail(claimed: ClaimedEvent, owner: str, deps: ProcessorDeps, error_class: s
     failed = FailedEvent(
         claimed.dedupe_key, claimed.provider, claimed.event_type, claimed.attempts, error_class, safe, failed_at_ms=now
     )
-    deps.alerts.publish(failure_alert(failed))
+    deps.alerts.publish(FailureAlert(failed))
     deps.events.alert_sent(claimed.dedupe_key, failed_at_ms=now)
     return "failed"

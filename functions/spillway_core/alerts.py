@@ -35,25 +35,20 @@ def replay_command(dedupe_key: str) -> str:
 
 @dataclass(frozen=True)
 class FailureAlert:
-    dedupe_key: str
-    provider: str
-    event_type: str
-    attempts: int
-    error_class: str
-    message: str
-    inspect_command: str
+    """The alert of one failure of an event."""
 
+    failed: FailedEvent
 
-def failure_alert(failed: FailedEvent) -> FailureAlert:
-    return FailureAlert(
-        dedupe_key=failed.dedupe_key,
-        provider=failed.provider,
-        event_type=failed.event_type,
-        attempts=failed.attempts,
-        error_class=failed.error_class,
-        message=scrub(failed.message),
-        inspect_command=inspect_command(failed.dedupe_key),
-    )
+    def document(self) -> dict[str, Any]:
+        """What the alerts topic carries: the failure's metadata (not which failure it was: the store
+        uses that), its error message scrubbed, and the command that shows the rest."""
+        metadata = {name: value for name, value in asdict(self.failed).items() if name != "failed_at_ms"}
+        return {
+            "kind": "event_failed",
+            **metadata,
+            "message": scrub(self.failed.message),
+            "inspect_command": inspect_command(self.failed.dedupe_key),
+        }
 
 
 class AlertPublisher:
@@ -65,8 +60,8 @@ class AlertPublisher:
         try:
             self._sns.publish(
                 TopicArn=self._topic_arn,
-                Subject=f"Spillway: {alert.event_type} event FAILED"[:100],
-                Message=json.dumps({"kind": "event_failed", **asdict(alert)}),
+                Subject=f"Spillway: {alert.failed.event_type} event FAILED"[:100],
+                Message=json.dumps(alert.document()),
             )
         except (ClientError, BotoCoreError) as exc:
             raise StoreUnavailable(f"alert publish: {type(exc).__name__}") from exc

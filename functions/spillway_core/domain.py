@@ -15,18 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 # Key construction lives in spillway_core.keys; re-exported here for the callers that know it here.
 from spillway_core.keys import Tenant, campaign_pk, effect_marker_pk, lead_pk, message_pk
-from spillway_core.stored_event import tenant_of_event
-
-if TYPE_CHECKING:
-    from spillway_core import payloads, stored_event
-
-    # The processor plans from the stored event read without pydantic, the CLI and the benchmarks
-    # from the payload model: the same fields.
-    NormalisedEvent = payloads.NormalisedEvent | stored_event.NormalisedEvent
+from spillway_core.stored_event import NormalisedEvent, tenant_of_event
 
 __all__ = ["campaign_pk", "effect_marker_pk", "lead_pk", "message_pk"]
 FOLLOW_UP_SK = "FOLLOWUP#NO_RESPONSE"

@@ -14,11 +14,11 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, ValidationError
 
 from spillway_core import keys
 from spillway_core.keys import KeyComponentRejected, Tenant
-from spillway_core.stored_event import tenant_of_event
+from spillway_core.stored_event import NormalisedEvent, tenant_of_event
 
 SUPPORTED_PROVIDERS = frozenset({"emailbison", "inboxxia"})
 
@@ -116,35 +116,14 @@ class WebhookPayload(_Lenient):
     data: EventData | None = None
 
 
-class NormalisedEvent(BaseModel):
-    """What the ingest stores for the processor: small, flat, no message body."""
+# The stored event's validation and its JSON: the ingest writes it, and anything the processor
+# cannot read plainly is read here (``stored_event``), so both sides agree on every input.
+STORED_EVENT: TypeAdapter[NormalisedEvent] = TypeAdapter(NormalisedEvent)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    provider: str
-    event_type: str
-    instance: str | None = None  # the provider instance's host (keys.instance_host)
-    workspace_id: str | None = None
-    workspace_name: str | None = None
-    campaign_id: str | None = None
-    campaign_name: str | None = None
-    campaign_event_id: str | None = None
-    campaign_event_at: str | None = None
-    lead_id: str | None = None
-    lead_email: str | None = None
-    lead_first_name: str | None = None
-    lead_last_name: str | None = None
-    sender_email_id: str | None = None
-    sender_email: str | None = None
-    sender_name: str | None = None
-    scheduled_email_id: str | None = None
-    subject: str | None = None
-    sent_at: str | None = None
-    reply_id: str | None = None
-    reply_subject: str | None = None
-    reply_from_email: str | None = None
-    reply_received_at: str | None = None
-    reply_automated: bool | None = None
+def stored_json(event: NormalisedEvent) -> str:
+    """The event as the ingest stores it: compact JSON, without the fields it does not have."""
+    return STORED_EVENT.dump_json(event, exclude_none=True).decode()
 
 
 class PayloadRejected(Exception):

@@ -1,6 +1,6 @@
 """The processor's view of the event the ingest stored, read without pydantic.
 
-The ingest writes ``payloads.NormalisedEvent.model_dump_json(exclude_none=True)``: a flat JSON
+The ingest writes ``payloads.stored_json(event)``: a flat JSON
 object of text fields (and one flag). Reading that back is the processor's only use of the payload
 models, and importing pydantic and building them is most of what its cold start would add to the
 bare SDK's (bench/lambda_cold_start.py). So the processor reads the JSON it expects here, field by
@@ -11,13 +11,10 @@ JSON) to the pydantic model, loaded only then: whatever the input, the outcome i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar, Self
 
 from spillway_core.keys import NO_INSTANCE, Tenant
-
-if TYPE_CHECKING:
-    from spillway_core import payloads
 
 
 class ValidationError(ValueError):
@@ -26,7 +23,10 @@ class ValidationError(ValueError):
 
 @dataclass(frozen=True)
 class NormalisedEvent:
-    """The fields of ``payloads.NormalisedEvent`` (a test keeps the two the same)."""
+    """What the ingest stores of an event for the processor: small, flat, no message body."""
+
+    # Read by pydantic (``payloads.STORED_EVENT``): a stored field this class does not have is an error.
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
 
     provider: str
     event_type: str
@@ -103,22 +103,13 @@ def _without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _read_with_the_model(text: str | bytes) -> dict[str, Any]:
     from pydantic import ValidationError as ModelValidationError
 
-    from spillway_core.payloads import NormalisedEvent as Model
+    from spillway_core.payloads import STORED_EVENT
 
     try:
-        return Model.model_validate_json(text).model_dump()
+        return asdict(STORED_EVENT.validate_json(text))
     except ModelValidationError as exc:
         raise ValidationError(str(exc)) from exc
 
 
-class _TenantFields(Protocol):
-    @property
-    def provider(self) -> str: ...
-    @property
-    def instance(self) -> str | None: ...
-    @property
-    def workspace_id(self) -> str | None: ...
-
-
-def tenant_of_event(event: _TenantFields | payloads.NormalisedEvent) -> Tenant:
+def tenant_of_event(event: NormalisedEvent) -> Tenant:
     return Tenant(event.provider, event.instance or NO_INSTANCE, event.workspace_id or "")

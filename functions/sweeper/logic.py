@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from spillway_core.alerts import AlertPublisher, failure_alert
+from spillway_core.alerts import AlertPublisher, FailureAlert
 from spillway_core.event_store import DueEvent, EventStore, IntakeEntry
 from spillway_core.lanes import Lane
 from spillway_core.lifecycle import intake_shards, sweep_shards
@@ -89,7 +89,7 @@ def _repair(
         if failed is None:
             report.lost_races += 1
             return
-        alerts.publish(failure_alert(failed))
+        alerts.publish(FailureAlert(failed))
         if store.alert_sent(due.dedupe_key, failed.failed_at_ms):
             report.alerts_resent += 1
         else:

@@ -52,7 +52,9 @@ def run(dynamodb: Any, deliveries: list[tuple[str, str | None]]) -> Outcome:
         else:
             pipeline.crash_after_effect(keys[name])
             assert pipeline.process(keys[name]) == "succeeded_already_applied"
-    return Outcome(pipeline.domain_state(), pipeline.event_statuses(), pipeline.alerts.sent)
+    return Outcome(
+        pipeline.domain_state(), pipeline.event_statuses(), [alert.document() for alert in pipeline.alerts.sent]
+    )
 
 
 @st.composite

@@ -115,7 +115,7 @@ def check(world: World, event: dict[str, Any]) -> tuple[int, dict[str, Any], lis
 
 
 def assert_nothing_sensitive_leaked(world: World) -> None:
-    written = "\n".join(world.output) + "\n" + json.dumps([a.__dict__ for a in world.alerts.sent])
+    written = "\n".join(world.output) + "\n" + json.dumps([alert.document() for alert in world.alerts.sent])
     for secret in (*SECRETS, *SENSITIVE):
         assert secret not in written, f"{secret[:12]}... reached a log line, metric or alert"
     assert "jane.doe" not in written.lower()

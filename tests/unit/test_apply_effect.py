@@ -3,6 +3,7 @@ change, stops at an effect already applied, and gives up after a bounded number 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
@@ -12,7 +13,7 @@ from spillway_core.domain import EffectPlan, plan_effect
 from spillway_core.domain_store import AlreadyApplied, ConcurrentChange, Snapshot
 from spillway_core.errors import PermanentProcessingError, RetryableProcessingError
 from spillway_core.event_store import ClaimedEvent
-from spillway_core.payloads import dedupe_key, normalise, parse_payload
+from spillway_core.payloads import dedupe_key, normalise, parse_payload, stored_json
 from spillway_core.stored_event import NormalisedEvent
 from tests.support.scenario import EVENTS
 
@@ -44,13 +45,13 @@ def claimed(name: str = "replied", normalised_json: str | None = None, timeless:
     document = EVENTS[name]
     event = normalise("emailbison", parse_payload(document))
     if timeless:  # no time of its own: the effect is dated by when the event was received
-        event = event.model_copy(update={"sent_at": None, "campaign_event_at": None})
+        event = dataclasses.replace(event, sent_at=None, campaign_event_at=None)
     return ClaimedEvent(
         dedupe_key=dedupe_key(event, document),
         provider="emailbison",
         event_type=event.event_type,
         received_at_ms=RECEIVED_AT_MS,
-        normalised_json=normalised_json or event.model_dump_json(exclude_none=True),
+        normalised_json=normalised_json or stored_json(event),
         attempts=1,
         max_attempts=8,
     )

@@ -282,3 +282,49 @@ def test_sweep_positions_read_again_the_keys_a_throttled_batch_left_unprocessed(
     assert all(positions.watermarks[lane] == 1_000 for lane in Lane)
     assert len(client.calls) == 2
     assert all(call[EVENTS_TABLE_NAME]["ConsistentRead"] for call in client.calls)  # a lane's latest position
+
+
+class LaggingReplica:
+    """A DynamoDB client whose eventually consistent reads miss an item for the first ``misses`` reads,
+    as a replica that has not yet received a write does."""
+
+    def __init__(self, item: dict[str, Any], misses: int) -> None:
+        self.item, self.misses = item, misses
+        self.reads: list[bool] = []  # ConsistentRead of each GetItem, in order
+
+    def get_item(self, **kwargs: Any) -> dict[str, Any]:
+        self.reads.append(kwargs["ConsistentRead"])
+        if not kwargs["ConsistentRead"] and len(self.reads) <= self.misses:
+            return {}
+        return {"Item": self.item}
+
+
+def test_an_event_record_is_read_from_a_replica_and_from_the_leader_only_when_the_replica_lags(
+    dynamodb: Any,
+) -> None:
+    store, key = ingested(dynamodb)
+    item = store.get(key)
+    expected = store.event_record(key)
+    assert item is not None and expected is not None
+
+    caught_up = LaggingReplica(item, misses=0)
+    assert EventStore(caught_up, EVENTS_TABLE_NAME).event_record(key) == expected
+    assert caught_up.reads == [False]  # half the read units of a strongly consistent read
+
+    lagging = LaggingReplica(item, misses=1)  # the event was written moments ago
+    assert EventStore(lagging, EVENTS_TABLE_NAME).event_record(key) == expected
+    assert lagging.reads == [False, True]
+
+
+def test_a_claim_hands_the_processor_the_events_record_and_its_attempt(dynamodb: Any) -> None:
+    # The processor dates an effect whose event carries no time of its own by its receipt.
+    store, key = ingested(dynamodb)
+    record = store.event_record(key)
+    assert record is not None
+
+    claimed = store.claim(record, "w", 1_000, LEASE_MS)
+
+    assert claimed is not None
+    assert (claimed.dedupe_key, claimed.provider, claimed.event_type) == (key, "emailbison", "EMAIL_SENT")
+    assert (claimed.received_at_ms, claimed.normalised_json) == (record.received_at_ms, record.normalised_json)
+    assert (claimed.attempts, claimed.max_attempts) == (1, record.max_attempts)

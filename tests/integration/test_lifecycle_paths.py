@@ -13,6 +13,7 @@ from spillway_core.alerts import AlertPublisher, inspect_command
 from spillway_core.errors import StoreUnavailable
 from spillway_core.event_store import EventFilter, EventRecord
 from spillway_core.lanes import Lane, probe_key
+from spillway_core.lifecycle import lifecycle_key
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventStatus
 from sweeper.logic import sweep
@@ -282,6 +283,23 @@ def test_a_lane_probe_moves_only_its_own_lanes_watermark(dynamodb: Any) -> None:
     assert process_record(probe_key(Lane.INTERACTIVE), None, "interactive-reader", world.deps) == "probe"
     assert events.sweep_positions().watermarks[Lane.INTERACTIVE] == 0
     assert process_record(key, None, "bulk-reader", world.deps) == "succeeded"
+
+
+def test_a_woken_events_lifecycle_record_runs_the_event_and_one_without_a_live_event_is_skipped(
+    dynamodb: Any,
+) -> None:
+    world = Lifecycle(dynamodb)
+    key = world.ingest("sent_a")
+    lease_ms = world.deps.settings.lease_seconds * 1000
+    assert world.deps.events.claim(world.record(key), "died", world.now(), lease_ms) is not None
+    assert world.sweep_at(world.clock + lease_ms).woken == {"RUNNING": 1}  # its lifecycle item back to PENDING
+
+    # The stream hands over the lifecycle item, which does not carry the event: its record is read.
+    assert process_record(lifecycle_key(key), None, "w", world.deps) == "succeeded"
+    assert world.item(key)["status"]["S"] == "SUCCEEDED"
+    assert len(world.pipeline.domain_state()) > 0
+    # A lifecycle item whose event record is gone (expired with its retention, or never live).
+    assert process_record(lifecycle_key("emailbison::12:EMAIL_SENT:404"), None, "w", world.deps) == "skipped"
 
 
 def test_a_failure_is_alerted_once_with_the_events_own_metadata(dynamodb: Any) -> None:

@@ -30,7 +30,7 @@ class NormalisedEvent:
 
     provider: str
     event_type: str
-    instance: str | None = None
+    instance: str | None = None  # the provider instance's host (keys.instance_host)
     workspace_id: str | None = None
     workspace_name: str | None = None
     campaign_id: str | None = None

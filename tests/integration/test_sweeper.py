@@ -273,3 +273,149 @@ def test_a_lifecycle_item_created_meanwhile_wins_over_the_sweepers(aws: Aws) -> 
 
     assert store.create_pending(record, NOW, NOW + 300_000) is False
     assert lifecycle_of(aws, "raced")["status"]["S"] == "RUNNING"  # type: ignore[index]
+
+
+# --- bounds, budgets and lost races, each at its own branch ---------------------------------------------
+
+
+def test_a_record_written_before_its_lanes_watermark_is_checked_and_one_written_at_it_is_held(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    watermark = NOW - grace - 10_000  # the lane has read every record written before this
+    put_record(aws, "before", watermark - 1)
+    put_record(aws, "at", watermark)  # written as the probe was: the lane may not have read it yet
+    lanes_have_read_up_to(aws, watermark)
+
+    assert run_sweep(aws).woken == {"PENDING": 1}
+    assert lifecycle_of(aws, "before") is not None
+    assert lifecycle_of(aws, "at") is None
+
+
+def test_a_lost_record_after_a_begun_one_in_its_shard_is_still_checked(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    one_shard = SETTINGS.model_copy(update={"sweep_shards": 1})
+    put_record(aws, "processed", NOW - grace - 9_000, shards=1)
+    put_event(aws, "processed", "SUCCEEDED", None)
+    put_record(aws, "lost", NOW - grace - 5_000, shards=1)
+    lanes_have_read_up_to(aws, NOW)
+
+    report = run_sweep(aws, one_shard)
+
+    assert report.woken == {"PENDING": 1}
+    assert lifecycle_of(aws, "lost") is not None
+    assert report.oldest_due_age_ms == 5_000  # the lost one's lateness; the begun one is not late
+
+
+class CountingClient:
+    """The DynamoDB client, with the COUNT queries made through it recorded (each reads every item it counts)."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        self._dynamodb = dynamodb
+        self.counts: list[str] = []
+
+    def query(self, **kwargs: Any) -> Any:
+        if kwargs.get("Select") == "COUNT":
+            self.counts.append(kwargs["ExpressionAttributeValues"][":shard"]["S"])
+        return self._dynamodb.query(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dynamodb, name)
+
+
+def test_a_sweep_with_budget_left_counts_nothing(aws: Aws) -> None:
+    put_event(aws, "not-due", "RETRY_WAIT", NOW + 60_000)
+    lanes_have_read_up_to(aws, NOW)
+    client = CountingClient(aws.dynamodb)
+    one = SETTINGS.model_copy(update={"max_items_per_run": 1})
+
+    report = sweep(EventStore(client, EVENTS_TABLE_NAME), AlertPublisher(aws.sns, aws.alerts_topic_arn), one, NOW)
+
+    assert (report.remaining_due, report.budget_exhausted) == (0, False)
+    assert client.counts == []  # one item of budget left is not none left
+
+
+def keys_in_distinct_intake_shards(count: int) -> list[str]:
+    keys: dict[str, str] = {}
+    n = 0
+    while len(keys) < count:
+        keys.setdefault(intake_shard(f"lost-{n}", Lane.BULK, SETTINGS.sweep_shards), f"lost-{n}")
+        n += 1
+    return list(keys.values())
+
+
+def test_an_exhausted_budget_counts_what_every_intake_shard_still_holds(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    for key in keys_in_distinct_intake_shards(3):
+        put_record(aws, key, NOW - grace - 1_000)
+    lanes_have_read_up_to(aws, NOW)
+    one = SETTINGS.model_copy(update={"max_items_per_run": 1})
+
+    report = run_sweep(aws, one)
+
+    assert report.woken == {"PENDING": 1}
+    assert (report.remaining_due, report.budget_exhausted) == (2, True)  # one in each of two other shards
+
+
+def test_an_exhausted_budget_counts_no_held_pending_event(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    put_event(aws, "running-expired", "RUNNING", NOW - 5_000, shard=BULK[0])
+    put_event(aws, "queued", "PENDING", NOW - 1_000, shard=BULK[0])  # written after the bulk lane's watermark
+    put_event(aws, "retry-due", "RETRY_WAIT", NOW - 2_000, shard=BULK[1])
+    store = EventStore(aws.dynamodb, EVENTS_TABLE_NAME)
+    store.advance_watermark(Lane.BULK, NOW - grace - 30_000)
+    store.advance_watermark(Lane.INTERACTIVE, NOW)
+    one = SETTINGS.model_copy(update={"max_items_per_run": 1})
+
+    report = run_sweep(aws, one)
+
+    assert report.woken == {"RUNNING": 1}
+    assert report.remaining_due == 1  # the retry; the queued one is held, not owed
+
+
+class ReplayedMeanwhile(EventStore):
+    """An operator replays each FAILED event between the sweeper's query and its read of the failure."""
+
+    def __init__(self, aws: Aws) -> None:
+        super().__init__(aws.dynamodb, EVENTS_TABLE_NAME)
+        self.aws = aws
+
+    def failed_event(self, dedupe_key: str) -> Any:
+        self.aws.dynamodb.update_item(
+            TableName=EVENTS_TABLE_NAME,
+            Key={"pk": {"S": lifecycle_key(dedupe_key)}},
+            UpdateExpression="SET #s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":pending": {"S": "PENDING"}},
+        )
+        return super().failed_event(dedupe_key)
+
+
+class ClaimedMeanwhile(EventStore):
+    """A processor claims each lost event between the sweeper's read of its record and its PENDING write."""
+
+    def event_record(self, dedupe_key: str) -> Any:
+        record = super().event_record(dedupe_key)
+        assert record is not None and self.claim(record, "processor", NOW, 60_000) is not None
+        return record
+
+
+def test_every_failure_replayed_under_a_sweep_is_one_lost_race_and_no_alert(aws: Aws) -> None:
+    for key in ("failed-1", "failed-2"):
+        put_event(aws, key, "FAILED", NOW - 1, alertPending=1)
+    lanes_have_read_up_to(aws, NOW)
+
+    report = sweep(ReplayedMeanwhile(aws), AlertPublisher(aws.sns, aws.alerts_topic_arn), SETTINGS, NOW)
+
+    assert (report.lost_races, report.alerts_resent) == (2, 0)
+    assert aws.alerts() == []  # a replayed event's failure is no longer alerted
+
+
+def test_every_lost_record_claimed_under_a_sweep_is_one_lost_race(aws: Aws) -> None:
+    grace = SETTINGS.pending_grace_seconds * 1000
+    for key in keys_in_distinct_intake_shards(2):
+        put_record(aws, key, NOW - grace - 1_000)
+    lanes_have_read_up_to(aws, NOW)
+    store = ClaimedMeanwhile(aws.dynamodb, EVENTS_TABLE_NAME)
+
+    report = sweep(store, AlertPublisher(aws.sns, aws.alerts_topic_arn), SETTINGS, NOW)
+
+    assert (report.lost_races, report.woken) == (2, {})

@@ -130,12 +130,13 @@ class SpillwayConfig(BaseModel):
 
     def environment(self, *variables: Setting) -> dict[str, str]:
         """The functions' environment for these variables: each set to this stage's value of its setting."""
+        wanted = {variable.env for variable in variables}
         values = {
             str(extra["env"]): str(getattr(self, name))
             for name, field in type(self).model_fields.items()
-            if isinstance(extra := field.json_schema_extra, dict) and extra.get("env") in {v.env for v in variables}
+            if isinstance(extra := field.json_schema_extra, dict) and extra.get("env") in wanted
         }
-        if missing := {variable.env for variable in variables} - values.keys():
+        if missing := wanted - values.keys():
             raise KeyError(f"no cdk.json setting for {sorted(missing)}")
         return values
 

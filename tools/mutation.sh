@@ -47,8 +47,7 @@ scope_of() {
     spillway_core/event_store)
       echo "$common, \"tests/integration/test_ingest_handler.py\", $paths, \"tests/integration/test_cli_operations.py\", \"tests/integration/test_event_layout_cost.py\", \"tests/integration/test_event_store_reads.py\""
       ;;
-    sweeper/logic) echo "$common, $paths" ;;
-    processor/logic) echo "$common, $paths" ;;
+    sweeper/logic | processor/logic) echo "$common, $paths" ;;
     spillway_core/domain_store) echo "$common, \"tests/integration/test_domain_writes.py\", $paths" ;;
     *) echo "$common" ;;
   esac
@@ -68,9 +67,9 @@ for module in $modules; do
   scope=$(scope_of "$module" | tr ',' '\n' | tr -d ' "' | while read -r path; do
     if [ -e "$stage/${path%%::*}" ]; then printf '"%s", ' "$path"; fi
   done)
-# Two unit tests read the repo as files (the import rules, functions/ being src/ here; the bench results
-# folder, not copied): they test no behaviour a mutant changes.
-cat >>"$stage/pyproject.toml" <<EOF
+  # Two unit tests read the repo as files (the import rules, functions/ being src/ here; the bench results
+  # folder, not copied): they test no behaviour a mutant changes.
+  cat >>"$stage/pyproject.toml" <<EOF
 
 [tool.mutmut]
 source_paths = ["src"]

@@ -305,32 +305,28 @@ def test_a_lost_record_after_a_begun_one_in_its_shard_is_still_checked(aws: Aws)
     assert report.oldest_due_age_ms == 5_000  # the lost one's lateness; the begun one is not late
 
 
-class CountingClient:
-    """The DynamoDB client, with the COUNT queries made through it recorded (each reads every item it counts)."""
+def count_queries(dynamodb: Any) -> list[str]:
+    """The shards of the COUNT queries the client makes from now on (each reads every item it counts)."""
+    counted: list[str] = []
 
-    def __init__(self, dynamodb: Any) -> None:
-        self._dynamodb = dynamodb
-        self.counts: list[str] = []
+    def record(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Select") == "COUNT":
+            counted.append(params["ExpressionAttributeValues"][":shard"]["S"])
 
-    def query(self, **kwargs: Any) -> Any:
-        if kwargs.get("Select") == "COUNT":
-            self.counts.append(kwargs["ExpressionAttributeValues"][":shard"]["S"])
-        return self._dynamodb.query(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._dynamodb, name)
+    dynamodb.meta.events.register("before-parameter-build.dynamodb.Query", record)
+    return counted
 
 
 def test_a_sweep_with_budget_left_counts_nothing(aws: Aws) -> None:
     put_event(aws, "not-due", "RETRY_WAIT", NOW + 60_000)
     lanes_have_read_up_to(aws, NOW)
-    client = CountingClient(aws.dynamodb)
+    counted = count_queries(aws.dynamodb)
     one = SETTINGS.model_copy(update={"max_items_per_run": 1})
 
-    report = sweep(EventStore(client, EVENTS_TABLE_NAME), AlertPublisher(aws.sns, aws.alerts_topic_arn), one, NOW)
+    report = run_sweep(aws, one)
 
     assert (report.remaining_due, report.budget_exhausted) == (0, False)
-    assert client.counts == []  # one item of budget left is not none left
+    assert counted == []  # one item of budget left is not none left
 
 
 def keys_in_distinct_intake_shards(count: int) -> list[str]:

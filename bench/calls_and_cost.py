@@ -1,11 +1,13 @@
 """Cost per million webhooks, metered from what the pipeline actually writes and reads.
 
-The real ingest, processor and sweeper logic run in-process against moto with real-sized payloads
-(``bench.realistic_payloads``). ``bench.ddb_meter`` bills every DynamoDB call from the item images
-before and after it (item sizes, index writes, transactions 2x, failed conditional writes), so the
-model follows whatever layout the code writes. Scenarios: each type at first contact and in steady
-state (lead and campaign exist), a duplicate request, a retry (one retryable failure, the sweeper's
-wake, success), and a realistic mix. Log bytes are what the handlers print, captured in-process.
+The ingest, processor and sweeper run through their Lambda entry points (``bench.lambda_events``),
+in a fresh interpreter, against moto with real-sized payloads (``bench.realistic_payloads``): the
+stream is played by handing the processor the record DynamoDB would stream. ``bench.ddb_meter`` hooks
+the botocore session the functions build their clients from, and bills every DynamoDB call from the
+item images before and after it (item sizes, index writes, transactions 2x, failed conditional
+writes), so the model follows whatever layout the code writes. Scenarios: each type at first contact
+and in steady state (lead and campaign exist), a duplicate request, a retry (one retryable failure,
+the sweeper's wake, success), and a realistic mix. Log bytes are what the handlers print to stdout.
 
 ``python -m bench.calls_and_cost [--label before]`` writes bench/results/cost.json and cost.md
 (or cost_<label>.json); ``cost.md`` shows the "before" file side by side when it exists.
@@ -16,29 +18,34 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import io
 import json
 import os
 import random
+import subprocess
+import sys
+import tempfile
+import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from bench.ddb_meter import Bill, DynamoMeter
+from bench.lambda_events import FakeContext, api_request, entry_point, stream_event, stream_record
 from bench.realistic_payloads import TYPES, WORKSPACE, body_bytes, payload
-from processor.logic import process_event
+from bench.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables
+from infra.config import INGEST_HANDLER, PROCESSOR_HANDLER, SWEEPER_HANDLER
 from spillway_cli.tokens import binding, bindings_json
-from spillway_core.event_store import EventRecord, EventStore
+from spillway_core import environment as env
+from spillway_core.environment import EnvVar
+from spillway_core.event_store import EventStore
 from spillway_core.lifecycle import lifecycle_key
-from spillway_core.settings import SweeperSettings
-from sweeper.logic import sweep
-from tests.support.pipeline import TOKEN, InProcessPipeline, processor_deps
-from tests.support.tables import EVENTS_TABLE_NAME, create_tables
+from spillway_core.status import EventAttr, EventStatus
 
 RESULTS = Path(__file__).resolve().parent / "results"
 REGION = "us-east-1"
@@ -89,58 +96,143 @@ HISTORY = {
 }
 
 
-class _FailFirstTransaction:
-    """The processor's client, whose first domain transaction fails with a retryable AWS error
-    (nothing is sent, so nothing is billed)."""
+TOKEN = "cost-bench-token"
+ALERTS_TOPIC = "spillway-cost-alerts"
+# The functions' environment: what the stack sets, over moto. The retry scenario's backoff is a few
+# milliseconds, so the sweeper's wake is due at once (its cost does not depend on the wait).
+ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    EnvVar.EVENTS_TABLE: EVENTS_TABLE_NAME,
+    EnvVar.DOMAIN_TABLE: DOMAIN_TABLE_NAME,
+    EnvVar.ALERTS_TOPIC_ARN: f"arn:aws:sns:{REGION}:123456789012:{ALERTS_TOPIC}",
+    EnvVar.INGEST_TOKEN_BINDINGS: bindings_json(
+        {hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", (WORKSPACE,))}
+    ),
+    env.BACKOFF_BASE_SECONDS.env: "0.001",
+    env.BACKOFF_CAP_SECONDS.env: "0.005",
+}
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.failed = False
 
-    def transact_write_items(self, **kwargs: Any) -> Any:
-        if not self.failed:
-            self.failed = True
-            from botocore.exceptions import ClientError
+class FailNextTransaction:
+    """Answers the next ``TransactWriteItems`` with a server error, as DynamoDB can, before it is sent
+    (a 5xx writes nothing, and the meter bills nothing for it)."""
 
-            raise ClientError({"Error": {"Code": "InternalServerError"}}, "TransactWriteItems")
-        return self._client.transact_write_items(**kwargs)
+    def __init__(self) -> None:
+        self.armed = False
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
+    def __call__(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if not self.armed:
+            return None
+        self.armed = False
+        error = {"Code": "InternalServerError", "Message": "injected by the cost model"}
+        return AWSResponse("https://dynamodb", 500, HTTPHeaders(), None), {"Error": error, "ResponseMetadata": {}}
+
+
+@contextlib.contextmanager
+def stdout_bytes(printed: Counter[str], label: str) -> Iterator[None]:
+    """Counts what is written to stdout (file descriptor 1, as Lambda collects it) under ``label``."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            printed[label] += sink.seek(0, os.SEEK_END)
 
 
 @dataclass
-class World:
-    client: Any
-    side: Any
+class Functions:
+    """The three functions by their entry points, sharing one botocore session with the meter."""
+
+    side: Any  # a client the meter does not see: it plays the stream and reads statuses, unbilled
     meter: DynamoMeter
-    pipeline: InProcessPipeline
+    fail_next_transaction: FailNextTransaction
+    ingest_handler: Callable[[dict[str, Any], Any], dict[str, Any]] = field(init=False)
+    processor_handler: Callable[[dict[str, Any], Any], dict[str, Any]] = field(init=False)
+    sweeper_handler: Callable[[dict[str, Any], Any], dict[str, Any]] = field(init=False)
+    printed: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.ingest_handler = entry_point(INGEST_HANDLER)
+        self.processor_handler = entry_point(PROCESSOR_HANDLER)
+        self.sweeper_handler = entry_point(SWEEPER_HANDLER)
 
     def ingest(self, document: dict[str, Any]) -> tuple[int, str | None]:
-        status, body = self.pipeline.post(document)
-        return status, body.get("id")
+        with stdout_bytes(self.printed, "ingest"):
+            response = self.ingest_handler(api_request(document, token=TOKEN), FakeContext())
+        return int(response["statusCode"]), json.loads(response["body"]).get("id")
 
     def run(self, document: dict[str, Any]) -> str:
         status, key = self.ingest(document)
         assert status == 200 and key, (status, key)
-        outcome = self.process_new(key)
-        assert outcome == "succeeded", outcome
+        assert self.process_new(key) == EventStatus.SUCCEEDED
         return key
+
+    def process(self, *images: dict[str, Any], event_name: str = "INSERT") -> None:
+        records = [stream_record(image, event_name, sequence=n + 1) for n, image in enumerate(images)]
+        with stdout_bytes(self.printed, "processor"):
+            response = self.processor_handler(stream_event(*records), FakeContext())
+        assert response == {"batchItemFailures": []}, response
 
     def process_new(self, key: str) -> str:
         """The processor on a new event's stream record: its image carries the event record, so the
-        processor reads nothing (the side client, unbilled, plays the stream)."""
-        image = self.side.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}})["Item"]
-        return process_event(key, "proc", self.pipeline.deps, EventRecord.from_item(image))
+        processor reads nothing before its claim."""
+        self.process(self.item(key))
+        return self.status(key)
+
+    def process_woken(self, key: str) -> str:
+        """The processor on the stream record of a lifecycle item the sweeper changed."""
+        self.process(self.item(lifecycle_key(key)), event_name="MODIFY")
+        return self.status(key)
+
+    def sweep(self) -> dict[str, Any]:
+        with stdout_bytes(self.printed, "sweeper"):
+            return self.sweeper_handler({"source": "aws.events", "detail-type": "Scheduled Event"}, FakeContext())
+
+    def item(self, pk: str) -> dict[str, Any]:
+        return dict(self.side.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": pk}}, ConsistentRead=True)["Item"])
+
+    def status(self, key: str) -> str:
+        view = EventStore(self.side, EVENTS_TABLE_NAME).get(key)
+        assert view is not None, key
+        return str(view[EventAttr.STATUS]["S"])
 
 
 @contextlib.contextmanager
-def world() -> Iterator[World]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        side = boto3.client("dynamodb", region_name=REGION)
-        create_tables(side)
-        yield World(client, side, DynamoMeter(client, side), InProcessPipeline(client))
+def functions() -> Iterator[Functions]:
+    """The functions over an empty moto backend. Run once per interpreter: a function builds its
+    clients at its first invocation, and they must be built from the metered session."""
+    saved = dict(os.environ)
+    os.environ.update(ENVIRONMENT)
+    try:
+        with mock_aws():
+            boto3.setup_default_session()
+            side = boto3.client("dynamodb", region_name=REGION)  # before the session is hooked
+            session = boto3.DEFAULT_SESSION
+            assert session is not None
+            meter = DynamoMeter(session.events, side)
+            failure = FailNextTransaction()
+            # A before-call handler's answer replaces the call (botocore); its stubs type handlers as returning None.
+            session.events.register("before-call.dynamodb.TransactWriteItems", cast("Callable[..., None]", failure))
+            yield Functions(side, meter, failure)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def world(functions: Functions) -> Iterator[Functions]:
+    """Empty tables (and the alert topic) for the next scenario, with the same warm functions."""
+    client = functions.side
+    for name in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=name)
+    create_tables(client)
+    boto3.client("sns", region_name=REGION).create_topic(Name=ALERTS_TOPIC)
+    yield functions
 
 
 def _bill_row(ingest: Bill, processing: Bill) -> dict[str, Any]:
@@ -152,10 +244,10 @@ def _bill_row(ingest: Bill, processing: Bill) -> dict[str, Any]:
     }
 
 
-def per_type() -> dict[str, Any]:
+def per_type(f: Functions) -> dict[str, Any]:
     """Each type's ingest and processing, at first contact and in steady state, and a duplicate."""
     rows: dict[str, Any] = {}
-    with world() as w:
+    with world(f) as w:
         for n, event_type in enumerate(TYPES):
             first_lead, steady_lead = 100 + n, 200 + n
             row: dict[str, Any] = {"body_bytes": body_bytes(payload(event_type, first_lead))}
@@ -170,7 +262,7 @@ def per_type() -> dict[str, Any]:
                     status, key = w.ingest(document)
                 assert status == 200 and key
                 with w.meter.measure() as processing:
-                    assert w.process_new(key) == "succeeded"
+                    assert w.process_new(key) == EventStatus.SUCCEEDED
                 row[label] = _bill_row(ingest, processing)
                 if label == "steady":
                     with w.meter.measure() as duplicate:
@@ -181,26 +273,25 @@ def per_type() -> dict[str, Any]:
     return rows
 
 
-def retry_and_wake() -> dict[str, Any]:
+def retry_and_wake(f: Functions) -> dict[str, Any]:
     """One retryable failure, the sweeper's wake when the backoff is over, then success."""
     rows: dict[str, Any] = {}
     for event_type in ("EMAIL_SENT", "LEAD_REPLIED"):
-        with world() as w:
+        with world(f) as w:
             w.run(payload("EMAIL_SENT", 1, 0))
-            failing = _FailFirstTransaction(w.client)
-            w.pipeline.deps = processor_deps(failing, w.pipeline.alerts, w.pipeline.tick, seed=0)
             status, key = w.ingest(payload(event_type, 1, 1))
             assert status == 200 and key
+            w.fail_next_transaction.armed = True
             with w.meter.measure() as attempt:
-                assert w.process_new(key) == "retry"
-            item = w.side.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": lifecycle_key(key)}})["Item"]
-            due = int(item["dueAt"]["N"])
-            settings = SweeperSettings.from_env({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"})
+                assert w.process_new(key) == EventStatus.RETRY_WAIT
+            due_ms = int(w.item(lifecycle_key(key))[EventAttr.DUE_AT]["N"])
+            while time.time() * 1000 < due_ms:  # the backoff is a few milliseconds (ENVIRONMENT)
+                time.sleep(0.001)
             with w.meter.measure() as wake:
-                report = sweep(EventStore(w.client, EVENTS_TABLE_NAME), w.pipeline.alerts, settings, due)  # type: ignore[arg-type]
-            assert report.woken == Counter({"RETRY_WAIT": 1}), report
+                report = w.sweep()
+            assert report["woken"] == {EventStatus.RETRY_WAIT: 1}, report
             with w.meter.measure() as success:
-                assert w.pipeline.process(key) == "succeeded"
+                assert w.process_woken(key) == EventStatus.SUCCEEDED
             wake_writes = [r for r in wake.writes if r["table"] == EVENTS_TABLE_NAME and r["pk"] == lifecycle_key(key)]
             rows[event_type] = {
                 "failed_attempt": attempt.summary(),
@@ -230,12 +321,12 @@ def _mix_requests(rng: random.Random) -> list[tuple[str, int, int] | int]:
     return requests
 
 
-def mix() -> dict[str, Any]:
+def mix(f: Functions) -> dict[str, Any]:
     rng = random.Random(12)
     requests = _mix_requests(rng)
     documents: list[dict[str, Any]] = []
     count: Counter[str] = Counter()
-    with world() as w, w.meter.measure() as total:
+    with world(f) as w, w.meter.measure() as total:
         ingest_total, processing_total = Bill(), Bill()
         for request in requests:
             document = documents[request] if isinstance(request, int) else payload(*request)
@@ -249,7 +340,7 @@ def mix() -> dict[str, Any]:
                 continue
             count[request[0]] += 1
             with w.meter.measure() as processing:
-                assert w.process_new(key) == "succeeded"
+                assert w.process_new(key) == EventStatus.SUCCEEDED
             processing_total.add(processing)
     return {
         "requests": len(requests),
@@ -264,113 +355,29 @@ def mix() -> dict[str, Any]:
 # --- logs --------------------------------------------------------------------------------------------
 
 
-def log_bytes() -> dict[str, Any]:
+def log_bytes(f: Functions) -> dict[str, Any]:
     """What the ingest and processor handlers print per request and per event (Powertools' JSON
-    lines and EMF metrics), run in-process against moto with their real entry points."""
-    from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: F401  (loads powertools once)
-
-    env = {
-        "EVENTS_TABLE": EVENTS_TABLE_NAME,
-        "DOMAIN_TABLE": "spillway-domain-test",
-        "ALERTS_TOPIC_ARN": "arn:x",
-        "AWS_DEFAULT_REGION": REGION,
-        "POWERTOOLS_METRICS_NAMESPACE": "Spillway",
-    }
-    saved = {k: os.environ.get(k) for k in [*env, "INGEST_TOKEN_BINDINGS"]}
-    try:
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name=REGION)
-            create_tables(client)
-            env["INGEST_TOKEN_BINDINGS"] = bindings_json(
-                {hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", (WORKSPACE,))}
-            )
-            os.environ.update(env)
-            return _run_handlers(client)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-class _Context:
-    function_name = "bench"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def _run_handlers(client: Any) -> dict[str, Any]:
-    from ingest import handler as ingest_handler
-    from processor import handler as processor_handler
-
-    def post(document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        request = {
-            "version": "2.0",
-            "rawPath": "/webhooks/emailbison",
-            "headers": {"content-type": "application/json"},
-            "queryStringParameters": {"token": TOKEN},
-            "pathParameters": {"provider": "emailbison"},
-            "isBase64Encoded": False,
-            "body": json.dumps(document),
-            "requestContext": {"http": {"method": "POST"}, "requestId": "r"},
-        }
-        out = _captured(lambda: ingest_handler.lambda_handler(request, _Context()), ingest_handler.logger)
-        key = json.loads(out["result"]["body"])["id"]
-        image = client.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}})["Item"]
-        record = {
-            "eventID": key,
-            "eventName": "INSERT",
-            "eventSource": "aws:dynamodb",
-            "dynamodb": {
-                "Keys": {"pk": image["pk"]},
-                "NewImage": image,
-                "SequenceNumber": "1",
-                "SizeBytes": 100,
-                "StreamViewType": "NEW_IMAGE",
-            },
-            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/events/stream/x",
-        }
-        return out["bytes"], record
-
-    def process(*records: dict[str, Any]) -> int:
-        event = {"Records": list(records)}
-        return int(
-            _captured(lambda: processor_handler.lambda_handler(event, _Context()), processor_handler.logger)["bytes"]
-        )
-
-    ingest_handler._dependencies.cache_clear()
-    processor_handler._dependencies.cache_clear()
+    lines and EMF metrics), counted on stdout as Lambda collects it."""
     sizes: dict[str, Any] = {}
-    for event_type in TYPES:
-        posted = [post(payload(event_type, 300, step)) for step in range(3)]
-        one = process(posted[0][1])
-        two = process(posted[1][1], posted[2][1])
-        # A batch prints one EMF document and the records' own lines: split the fixed part from the per-record part.
-        sizes[event_type] = {
-            "ingest_bytes_per_request": sum(b for b, _ in posted) / 3,
-            "processor_bytes_per_record": two - one,
-            "processor_bytes_per_batch": 2 * one - two,
-        }
-    ingest_handler._dependencies.cache_clear()
-    processor_handler._dependencies.cache_clear()
+    with world(f) as w:
+        for event_type in TYPES:
+            printed = w.printed
+            before = printed["ingest"]
+            keys = [w.ingest(payload(event_type, 300, step))[1] for step in range(3)]
+            ingest_bytes = printed["ingest"] - before
+            images = [w.item(str(key)) for key in keys]
+            before = printed["processor"]
+            w.process(images[0])
+            one = printed["processor"] - before
+            w.process(images[1], images[2])
+            two = printed["processor"] - before - one
+            # A batch prints one EMF document and the records' own lines: split the fixed part from the per-record part.
+            sizes[event_type] = {
+                "ingest_bytes_per_request": ingest_bytes / 3,
+                "processor_bytes_per_record": two - one,
+                "processor_bytes_per_batch": 2 * one - two,
+            }
     return sizes
-
-
-def _captured(call: Any, logger: Any) -> dict[str, Any]:
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    stream = handler.setStream(buffer)
-    try:
-        with contextlib.redirect_stdout(buffer):
-            result = call()
-    finally:
-        handler.setStream(stream)
-    return {"result": result, "bytes": len(buffer.getvalue().encode())}
 
 
 # --- money -------------------------------------------------------------------------------------------
@@ -445,19 +452,35 @@ def cost_table(types: dict[str, Any], mixed: dict[str, Any], logs: dict[str, Any
 
 
 def measure() -> dict[str, Any]:
-    types = per_type()
-    mixed = mix()
-    logs = log_bytes()
+    with functions() as f:
+        types = per_type(f)
+        mixed = mix(f)
+        logs = log_bytes(f)
+        retries = retry_and_wake(f)
     return {
         "prices": {"as_of": PRICES_AS_OF, "region": REGION, **PRICES},
         "assumptions": ASSUMED,
         "mix": {"shares": MIX, "duplicate_share": DUPLICATE_SHARE, **mixed},
         "per_type": types,
-        "retry_and_wake": retry_and_wake(),
+        "retry_and_wake": retries,
         "log_bytes": logs,
         "cost": cost_table(types, mixed, logs),
         "comparison_per_million_usd": {"straightforward design": "3.67-6.45", "Hookdeck": "3.30-10"},
     }
+
+
+def measure_in_fresh_process() -> dict[str, Any]:
+    """``measure()`` in a new interpreter: the functions must build their clients from the metered
+    session at their first invocation, as a cold Lambda environment does, whatever ran before."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "cost.json"
+        subprocess.run(
+            [sys.executable, "-m", "bench.calls_and_cost", "--measure-to", str(out)],
+            cwd=Path(__file__).resolve().parent.parent,
+            check=True,
+        )
+        results: dict[str, Any] = json.loads(out.read_text())
+        return results
 
 
 def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
@@ -527,7 +550,7 @@ def markdown(after: dict[str, Any], before: dict[str, Any] | None) -> str:
 
 def write(label: str | None = None) -> dict[str, Any]:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = measure()
+    results = measure_in_fresh_process()
     if label:
         (RESULTS / f"cost_{label}.json").write_text(json.dumps(results, indent=2) + "\n")
         return results
@@ -560,7 +583,11 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--label", help="write bench/results/cost_<label>.json only (e.g. before)")
+    parser.add_argument("--measure-to", type=Path, help=argparse.SUPPRESS)  # measure_in_fresh_process's child
     args = parser.parse_args()
+    if args.measure_to:
+        args.measure_to.write_text(json.dumps(measure()))
+        return
     results = write(args.label)
     for name, row in results["cost"].items():
         print(f"{name:70s} WRU {row['wru']:7} RRU {row['rru']:6} USD/M {row['usd_per_million']['total']}")

@@ -1,9 +1,11 @@
 """DynamoDB capacity metered from the items a client actually writes and reads.
 
-``DynamoMeter`` hooks a boto3 DynamoDB client (botocore events, so the code under test runs
-unchanged). Before each write it reads the items the call touches, and after it reads them again,
-both through a second, unhooked client on the same backend (the side channel is not billed). The
-call is then billed by DynamoDB's published rules, which this module implements:
+``DynamoMeter`` hooks botocore's events: those of one client, or those of a session, which every
+client the session creates afterwards copies (so a function's own clients, built by its handler, are
+metered too, and the code under test runs unchanged). Before each write it reads the items the call
+touches, and after it reads them again, both through a second, unhooked client on the same backend
+(the side channel is not billed). The call is then billed by DynamoDB's published rules, which this
+module implements:
 
 * Item size (``item_size``): UTF-8 bytes of every attribute name plus its value. Strings: UTF-8
   length. Numbers: ``(significant digits + 1) // 2 + 1`` bytes (+1 if negative). Binary: length.
@@ -11,6 +13,7 @@ call is then billed by DynamoDB's published rules, which this module implements:
   elements include their names). Sets: the sum of their members.
 * Writes (PutItem, UpdateItem, DeleteItem): ``ceil(max(old, new) / 1 KB)`` write units, at least 1.
   A failed conditional write still consumes capacity: ``ceil(existing item / 1 KB)``, at least 1.
+  A server error (5xx) wrote nothing and is billed nothing.
 * Transactions (TransactWriteItems): 2x per action, sized as above; a ConditionCheck is billed like a
   write of the item it checks. A cancelled transaction bills every action 2x on the item as it is.
 * Global secondary indexes, from the table's definition (``describe_table``): an item entering an
@@ -190,18 +193,20 @@ def _consumed(parsed: dict[str, Any]) -> float:
 
 
 class DynamoMeter:
-    """Bills every DynamoDB call a client makes while ``measure()`` is open.
+    """Bills every DynamoDB call made while ``measure()`` is open, by the clients whose events it hooks.
 
-    ``side`` must be a different client on the same backend; the meter reads through it, unbilled.
+    ``events``: a client's ``meta.events``, or a session's ``events`` before it creates the clients to
+    meter. ``side`` must be a client on the same backend that these events do not reach (one created
+    before the session's events were hooked); the meter reads through it, unbilled.
     """
 
-    def __init__(self, client: Any, side: Any) -> None:
-        assert client is not side
+    def __init__(self, events: Any, side: Any) -> None:
+        assert events is not side.meta.events
         self._side = side
         self._tables: dict[str, TableDefinition] = {}
         self._bill: Bill | None = None
-        client.meta.events.register("before-parameter-build.dynamodb.*", self._before)
-        client.meta.events.register("after-call.dynamodb.*", self._after)
+        events.register("before-parameter-build.dynamodb.*", self._before)
+        events.register("after-call.dynamodb.*", self._after)
 
     @contextmanager
     def measure(self) -> Iterator[Bill]:
@@ -274,6 +279,8 @@ class DynamoMeter:
         if bill is None or model.name not in WRITE_OPS | READ_OPS:
             return
         bill.calls[model.name] += 1
+        if http_response.status_code >= 500:
+            return  # the service failed the call: nothing was written or read
         bill.reported_capacity += _consumed(parsed)
         succeeded = http_response.status_code < 300
         if model.name in WRITE_OPS:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infra.config import EnvVar
 from spillway_cli.target import Target, TargetError
+from spillway_core import environment as env
 
 FUNCTION_TYPE = "AWS::Lambda::Function"
 MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
@@ -35,7 +35,7 @@ def function_environments(target: Target) -> dict[str, dict[str, str]]:
 
 
 def _one_value(environments: dict[str, dict[str, str]], variable: str) -> int:
-    values = {env[variable] for env in environments.values() if variable in env}
+    values = {variables[variable] for variables in environments.values() if variable in variables}
     if not values:
         raise TargetError(f"no function of the stack sets {variable}: is this a Spillway stack?")
     if len(values) > 1:
@@ -45,12 +45,12 @@ def _one_value(environments: dict[str, dict[str, str]], variable: str) -> int:
 
 def deployed_settings(target: Target) -> DeployedSettings:
     environments = function_environments(target)
-    attempts_set = any(EnvVar.MAX_ATTEMPTS in env for env in environments.values())
+    attempts_set = any(env.MAX_ATTEMPTS.env in variables for variables in environments.values())
     return DeployedSettings(
-        sweep_shards=_one_value(environments, EnvVar.SWEEP_SHARDS),
-        pending_grace_seconds=_one_value(environments, EnvVar.PENDING_GRACE_SECONDS),
-        retention_days=_one_value(environments, EnvVar.EVENT_RETENTION_DAYS),
-        max_attempts=_one_value(environments, EnvVar.MAX_ATTEMPTS) if attempts_set else None,
+        sweep_shards=_one_value(environments, env.SWEEP_SHARDS.env),
+        pending_grace_seconds=_one_value(environments, env.PENDING_GRACE_SECONDS.env),
+        retention_days=_one_value(environments, env.EVENT_RETENTION_DAYS.env),
+        max_attempts=_one_value(environments, env.MAX_ATTEMPTS.env) if attempts_set else None,
     )
 
 

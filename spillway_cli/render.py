@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,19 +52,27 @@ def parse_time_ms(text: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
+def json_view(record: Any, renames: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """A dataclass as every JSON view of the CLI shows it: camelCase names; epoch times (``*_at_ms``,
+    ``*_at_s``) in ISO 8601 UTC under their name without the unit; a duration in seconds (``*_s``)
+    under ``…Seconds``. ``renames`` maps a field's JSON name to the one shown; ``extra`` adds fields."""
+    view: dict[str, Any] = {}
+    for field in fields(record):
+        name, value = field.name, getattr(record, field.name)
+        if name.endswith("_at_ms"):
+            name, value = name.removesuffix("_ms"), iso(value)
+        elif name.endswith("_at_s"):
+            name, value = name.removesuffix("_s"), iso((value or 0) * 1000)
+        elif name.endswith("_s"):
+            name = name.removesuffix("_s") + "_seconds"
+        first, *rest = name.split("_")
+        camel = first + "".join(part.title() for part in rest)
+        view[(renames or {}).get(camel, camel)] = value
+    return view | extra
+
+
 def summary_json(event: EventSummary) -> dict[str, Any]:
-    return {
-        "dedupeKey": event.dedupe_key,
-        "status": event.status,
-        "type": event.event_type,
-        "provider": event.provider,
-        "workspace": event.workspace,
-        "receivedAt": iso(event.received_at_ms),
-        "updatedAt": iso(event.updated_at_ms),
-        "attempts": event.attempts,
-        "errorClass": event.error_class,
-        "expiresAt": iso((event.expires_at_s or 0) * 1000),
-    }
+    return json_view(event, renames={"eventType": "type"})
 
 
 def events_table(events: list[EventSummary]) -> Table:
@@ -98,15 +107,8 @@ def _age(seconds: float | None) -> str:
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
-    return {
-        "byStatus": report.by_status,
-        "byLane": report.by_lane,
-        "oldestPendingAgeSeconds": report.oldest_pending_age_s,
-        "dlqDepths": report.dlq_depths,
-        "duplicates": report.duplicates,
-        "processing": [{"function": f, "state": s} for f, s in report.processing],
-        "paused": report.paused,
-    }
+    processing = [{"function": function, "state": state} for function, state in report.processing]
+    return json_view(report, processing=processing, paused=report.paused)
 
 
 def status_table(report: StatusReport) -> Table:

@@ -17,33 +17,18 @@ NOT_CONFIGURED = "not-configured"
 
 
 class EnvVar:
-    """Environment variable names, as the stack sets them and the settings read them."""
+    """The names of the variables that are not numbers, as the stack sets them and the settings read
+    them: the resources the stack names, and what operators configure. A numeric variable's name is
+    its ``Setting``'s ``env`` (below), with its default and bounds."""
 
     EVENTS_TABLE = "EVENTS_TABLE"
     DOMAIN_TABLE = "DOMAIN_TABLE"
     ALERTS_TOPIC_ARN = "ALERTS_TOPIC_ARN"
     INGEST_TOKEN_BINDINGS = "INGEST_TOKEN_BINDINGS"  # noqa: S105 - a variable name, not a secret
-    MAX_BODY_BYTES = "MAX_BODY_BYTES"
-    MAX_ATTEMPTS = "MAX_ATTEMPTS"
-    EVENT_RETENTION_DAYS = "EVENT_RETENTION_DAYS"
-    IGNORED_RETENTION_DAYS = "IGNORED_RETENTION_DAYS"
-    RETRY_AFTER_SECONDS = "RETRY_AFTER_SECONDS"
-    SWEEP_SHARDS = "SWEEP_SHARDS"
-    PENDING_GRACE_SECONDS = "PENDING_GRACE_SECONDS"
-    LEASE_SECONDS = "LEASE_SECONDS"
-    DEADLINE_MARGIN_SECONDS = "DEADLINE_MARGIN_SECONDS"
-    BACKOFF_BASE_SECONDS = "BACKOFF_BASE_SECONDS"
-    BACKOFF_CAP_SECONDS = "BACKOFF_CAP_SECONDS"
-    SWEEP_MAX_ITEMS = "SWEEP_MAX_ITEMS"
-    ALERT_RETRY_SECONDS = "ALERT_RETRY_SECONDS"
     SLACK_WEBHOOK_SECRET_ARN = "SLACK_WEBHOOK_SECRET_ARN"  # noqa: S105 - a variable name, not a secret
     RUNBOOK_BASE_URL = "RUNBOOK_BASE_URL"
     DIGEST_TABLE = "DIGEST_TABLE"
     ALERT_QUEUE_URL = "ALERT_QUEUE_URL"
-    ALERT_DIGEST_QUIET_SECONDS = "ALERT_DIGEST_QUIET_SECONDS"
-    ALERT_DIGEST_MAX_SECONDS = "ALERT_DIGEST_MAX_SECONDS"
-    AWS_CALL_TIMEOUT_SECONDS = "AWS_CALL_TIMEOUT_SECONDS"
-    AWS_MAX_ATTEMPTS = "AWS_MAX_ATTEMPTS"
 
 
 @dataclass(frozen=True)
@@ -67,23 +52,23 @@ class Setting:
         return None if self.exclusive_low else self.low
 
 
-AWS_TIMEOUT = Setting(EnvVar.AWS_CALL_TIMEOUT_SECONDS, 2.0, float, low=0, exclusive_low=True)
-AWS_MAX_ATTEMPTS = Setting(EnvVar.AWS_MAX_ATTEMPTS, 2, low=1, high=10)
-MAX_BODY_BYTES = Setting(EnvVar.MAX_BODY_BYTES, 256 * 1024, low=0, exclusive_low=True)
-MAX_ATTEMPTS = Setting(EnvVar.MAX_ATTEMPTS, 8, low=1)
-EVENT_RETENTION_DAYS = Setting(EnvVar.EVENT_RETENTION_DAYS, 14, low=1)
-IGNORED_RETENTION_DAYS = Setting(EnvVar.IGNORED_RETENTION_DAYS, 1, low=1)
-RETRY_AFTER_SECONDS = Setting(EnvVar.RETRY_AFTER_SECONDS, 5, low=1)
-SWEEP_SHARDS = Setting(EnvVar.SWEEP_SHARDS, 16, low=1, high=256)
-PENDING_GRACE_SECONDS = Setting(EnvVar.PENDING_GRACE_SECONDS, 300, low=10)
-LEASE_SECONDS = Setting(EnvVar.LEASE_SECONDS, 45, low=5)
+AWS_TIMEOUT = Setting("AWS_CALL_TIMEOUT_SECONDS", 2.0, float, low=0, exclusive_low=True)
+AWS_MAX_ATTEMPTS = Setting("AWS_MAX_ATTEMPTS", 2, low=1, high=10)
+MAX_BODY_BYTES = Setting("MAX_BODY_BYTES", 256 * 1024, low=0, exclusive_low=True)
+MAX_ATTEMPTS = Setting("MAX_ATTEMPTS", 8, low=1)
+EVENT_RETENTION_DAYS = Setting("EVENT_RETENTION_DAYS", 14, low=1)
+IGNORED_RETENTION_DAYS = Setting("IGNORED_RETENTION_DAYS", 1, low=1)
+RETRY_AFTER_SECONDS = Setting("RETRY_AFTER_SECONDS", 5, low=1)
+SWEEP_SHARDS = Setting("SWEEP_SHARDS", 16, low=1, high=256)
+PENDING_GRACE_SECONDS = Setting("PENDING_GRACE_SECONDS", 300, low=10)
+LEASE_SECONDS = Setting("LEASE_SECONDS", 45, low=5)
 # Stop claiming new records when less than this is left of the invocation.
-DEADLINE_MARGIN_SECONDS = Setting(EnvVar.DEADLINE_MARGIN_SECONDS, 10.0, float, low=0)
-BACKOFF_BASE_SECONDS = Setting(EnvVar.BACKOFF_BASE_SECONDS, 2.0, float, low=0, exclusive_low=True)
-BACKOFF_CAP_SECONDS = Setting(EnvVar.BACKOFF_CAP_SECONDS, 900.0, float, low=0, exclusive_low=True)
-SWEEP_MAX_ITEMS = Setting(EnvVar.SWEEP_MAX_ITEMS, 500, low=1)
+DEADLINE_MARGIN_SECONDS = Setting("DEADLINE_MARGIN_SECONDS", 10.0, float, low=0)
+BACKOFF_BASE_SECONDS = Setting("BACKOFF_BASE_SECONDS", 2.0, float, low=0, exclusive_low=True)
+BACKOFF_CAP_SECONDS = Setting("BACKOFF_CAP_SECONDS", 900.0, float, low=0, exclusive_low=True)
+SWEEP_MAX_ITEMS = Setting("SWEEP_MAX_ITEMS", 500, low=1)
 # How long a FAILED event's alert may stay unconfirmed before the sweeper publishes it again.
-ALERT_RETRY_SECONDS = Setting(EnvVar.ALERT_RETRY_SECONDS, 60, low=1)
+ALERT_RETRY_SECONDS = Setting("ALERT_RETRY_SECONDS", 60, low=1)
 # An SQS delay is at most 900 s; the digest's flush needs some of it to settle.
-ALERT_DIGEST_QUIET_SECONDS = Setting(EnvVar.ALERT_DIGEST_QUIET_SECONDS, 60, low=1, high=840)
-ALERT_DIGEST_MAX_SECONDS = Setting(EnvVar.ALERT_DIGEST_MAX_SECONDS, 600, low=1)
+ALERT_DIGEST_QUIET_SECONDS = Setting("ALERT_DIGEST_QUIET_SECONDS", 60, low=1, high=840)
+ALERT_DIGEST_MAX_SECONDS = Setting("ALERT_DIGEST_MAX_SECONDS", 600, low=1)

@@ -127,7 +127,12 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 
 def _variable(setting: Setting) -> Any:
     """A field read from ``setting``'s environment variable, with its default and bounds."""
-    return field(default=setting.default, metadata={"setting": setting})
+    return field(default=setting.default, metadata={"read": lambda environ: _number(environ, setting)})
+
+
+def _resource(name: str) -> Any:
+    """A field read from a variable the stack always sets (a table's name, a topic's ARN)."""
+    return field(metadata={"read": lambda environ: _required(environ, name)})
 
 
 class _Copyable:
@@ -144,15 +149,17 @@ class _ClientSettings(_Copyable):
     aws_max_attempts: int = _variable(env.AWS_MAX_ATTEMPTS)
 
     @classmethod
-    def _numbers(cls, environ: Mapping[str, str]) -> dict[str, Any]:
-        """Every field read from a variable, by name."""
-        return {f.name: _number(environ, f.metadata["setting"]) for f in fields(cls) if "setting" in f.metadata}
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        """Every field read from its variable, as the field declares it."""
+        return cls(**{f.name: f.metadata["read"](environ) for f in fields(cls)})
 
 
 @dataclass(frozen=True, kw_only=True)
 class IngestSettings(_ClientSettings):
-    events_table: str
-    token_bindings: dict[str, TokenBinding]
+    events_table: str = _resource(EnvVar.EVENTS_TABLE)
+    token_bindings: dict[str, TokenBinding] = field(
+        metadata={"read": lambda environ: _bindings(environ.get(EnvVar.INGEST_TOKEN_BINDINGS))}
+    )
     max_body_bytes: int = _variable(env.MAX_BODY_BYTES)
     max_attempts: int = _variable(env.MAX_ATTEMPTS)
     retention_days: int = _variable(env.EVENT_RETENTION_DAYS)
@@ -161,14 +168,6 @@ class IngestSettings(_ClientSettings):
     pending_grace_seconds: int = _variable(env.PENDING_GRACE_SECONDS)
     retry_after_seconds: int = _variable(env.RETRY_AFTER_SECONDS)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Self:
-        return cls(
-            events_table=_required(environ, EnvVar.EVENTS_TABLE),
-            token_bindings=_bindings(environ.get(EnvVar.INGEST_TOKEN_BINDINGS)),
-            **cls._numbers(environ),
-        )
-
     @property
     def token_sha256s(self) -> tuple[str, ...]:
         return tuple(self.token_bindings)
@@ -176,20 +175,11 @@ class IngestSettings(_ClientSettings):
 
 @dataclass(frozen=True, kw_only=True)
 class ProcessorSettings(_ClientSettings):
-    events_table: str
-    domain_table: str
-    alerts_topic_arn: str
+    events_table: str = _resource(EnvVar.EVENTS_TABLE)
+    domain_table: str = _resource(EnvVar.DOMAIN_TABLE)
+    alerts_topic_arn: str = _resource(EnvVar.ALERTS_TOPIC_ARN)
     lease_seconds: int = _variable(env.LEASE_SECONDS)
     deadline_margin_seconds: float = _variable(env.DEADLINE_MARGIN_SECONDS)
     backoff_base_seconds: float = _variable(env.BACKOFF_BASE_SECONDS)
     backoff_cap_seconds: float = _variable(env.BACKOFF_CAP_SECONDS)
     alert_retry_seconds: int = _variable(env.ALERT_RETRY_SECONDS)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Self:
-        return cls(
-            events_table=_required(environ, EnvVar.EVENTS_TABLE),
-            domain_table=_required(environ, EnvVar.DOMAIN_TABLE),
-            alerts_topic_arn=_required(environ, EnvVar.ALERTS_TOPIC_ARN),
-            **cls._numbers(environ),
-        )

@@ -70,7 +70,7 @@ def lifecycle_writes(body_bytes: int) -> tuple[int, list[tuple[str, str, float]]
         client = boto3.client("dynamodb", region_name="us-east-1")
         side = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(side)
-        meter = DynamoMeter(client, side)
+        meter = DynamoMeter(client.meta.events, side)
         pipeline = InProcessPipeline(client)
         flaky = FailingCalls(client)
         alerts = _Alerts()

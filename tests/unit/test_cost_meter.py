@@ -115,7 +115,7 @@ def metered() -> Iterator[tuple[Any, DynamoMeter]]:
                 }
             ],
         )
-        yield client, DynamoMeter(client, side)
+        yield client, DynamoMeter(client.meta.events, side)
 
 
 def test_the_meter_bills_a_real_put_update_and_failed_conditional_put(metered: tuple[Any, DynamoMeter]) -> None:
@@ -170,3 +170,37 @@ def test_nothing_is_billed_outside_a_measurement_and_the_side_channel_is_free(me
     with meter.measure() as bill:
         client.put_item(TableName="t", Item={"pk": s("billed")})
     assert bill.calls == {"PutItem": 1} and bill.wru == 1 and bill.rru == 0
+
+
+def test_a_server_error_is_counted_as_a_call_and_billed_nothing(metered: tuple[Any, DynamoMeter]) -> None:
+    # The cost model injects a DynamoDB 5xx before the call is sent; such a call wrote nothing.
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    client, meter = metered
+
+    def server_error(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("https://dynamodb", 500, HTTPHeaders(), None), {"Error": {"Code": "InternalServerError"}}
+
+    client.meta.events.register("before-call.dynamodb.PutItem", server_error)
+    with meter.measure() as bill, pytest.raises(client.exceptions.InternalServerError):
+        client.put_item(TableName="t", Item=event())
+    assert bill.calls == {"PutItem": 1} and (bill.wru, bill.failed_writes, bill.reported_capacity) == (0, 0, 0)
+
+
+def test_a_session_meter_bills_the_clients_the_session_creates_later_and_not_the_side() -> None:
+    # How the cost model meters the functions' own clients, which their handlers build.
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        side = session.client("dynamodb")  # created before the session is hooked: unmetered
+        side.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+        meter = DynamoMeter(session.events, side)
+        later = session.client("dynamodb")
+        with meter.measure() as bill:
+            later.put_item(TableName="t", Item={"pk": s("by-a-later-client")})
+            side.put_item(TableName="t", Item={"pk": s("by-the-side")})
+        assert bill.calls == {"PutItem": 1} and bill.wru == 1

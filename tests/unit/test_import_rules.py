@@ -23,11 +23,6 @@ FUNCTION_PACKAGES = sorted(d.name for d in FUNCTIONS.iterdir() if (d / "handler.
 OUTSIDE_FUNCTIONS = ("spillway_cli", "bench", "infra")
 NOT_TESTS = (*OUTSIDE_FUNCTIONS, "functions", "emulator", "tools")
 
-# The one exception left (issue 15): the cost model drives the functions' logic in-process through
-# tests.support's pipeline, because its meter must wrap the very client each function uses. Moving it
-# to the handlers' entry points (bench.lambda_events) needs the meter on every client they create.
-EXEMPT = {"bench/calls_and_cost.py"}
-
 
 def imported_modules(path: Path) -> Iterator[tuple[int, str]]:
     """Every module a file imports, with its line: ``from a import b`` counts as ``a`` and ``a.b``."""
@@ -70,8 +65,6 @@ def violations(path: Path, allowed_core: set[str]) -> list[str]:
 
 @pytest.mark.parametrize("path", python_files(*OUTSIDE_FUNCTIONS), ids=_name)
 def test_operator_bench_and_infra_code_use_only_the_public_api_of_the_core(path: Path) -> None:
-    if _name(path) in EXEMPT:
-        pytest.skip("exempt: see EXEMPT")
     assert violations(path, set(PUBLIC_API)) == []
 
 
@@ -90,7 +83,6 @@ def test_nothing_outside_tests_imports_tests() -> None:
     found = [
         f"{_name(path)}:{line} imports {module}"
         for path in python_files(*NOT_TESTS)
-        if _name(path) not in EXEMPT
         for line, module in imported_modules(path)
         if module.split(".")[0] == "tests"
     ]

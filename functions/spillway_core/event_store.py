@@ -16,6 +16,7 @@ An event is two items, so that no write after the ingest's pays for the payload:
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -324,6 +325,139 @@ def _key(pk: str) -> dict[str, Any]:
     return {A.PK: {"S": pk}}
 
 
+# A transition's placeholder values, by placeholder name (``:now`` -> ``"now"``).
+Values = dict[str, str | int | bool]
+_NAME = re.compile(r"#(\w+)")
+_PLACEHOLDER = re.compile(r":(\w+)")
+
+
+def _typed(value: str | int | bool) -> dict[str, Any]:
+    """A value as DynamoDB types it: a bool (before int: a bool is an int), a number, a string."""
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    return {"S": str(value)}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One conditional change of an item, declared: the condition it needs, the attributes it sets
+    (name -> value expression), adds to and removes. Expressions name attributes ``#<name>`` and
+    values ``:<placeholder>``; ``request`` derives the expression names from the text and types the
+    placeholders' values, so a transition is read as what it does."""
+
+    condition: str
+    sets: dict[str, str] = field(default_factory=dict)
+    adds: dict[str, str] = field(default_factory=dict)
+    removes: tuple[str, ...] = ()
+
+    def also(
+        self, *, sets: dict[str, str] | None = None, removes: tuple[str, ...] = (), condition: str | None = None
+    ) -> Transition:
+        """This transition with more set or removed, or another condition."""
+        return Transition(
+            condition=condition or self.condition,
+            sets=self.sets | (sets or {}),
+            adds=self.adds,
+            removes=self.removes + removes,
+        )
+
+    def request(self, values: Values) -> dict[str, Any]:
+        """The UpdateItem arguments, with ``values`` for the placeholders (exactly those it uses)."""
+        if not self.condition:
+            raise TypeError("a transition is conditional: it needs a condition")
+        clauses = []
+        if self.sets:
+            clauses.append("SET " + ", ".join(f"#{name} = {value}" for name, value in self.sets.items()))
+        if self.adds:
+            clauses.append("ADD " + ", ".join(f"#{name} {value}" for name, value in self.adds.items()))
+        if self.removes:
+            clauses.append("REMOVE " + ", ".join(f"#{name}" for name in self.removes))
+        update = " ".join(clauses)
+        text = f"{self.condition} {update}"
+        placeholders = set(_PLACEHOLDER.findall(text))
+        if placeholders != set(values):
+            raise TypeError(f"values {sorted(values)} for placeholders {sorted(placeholders)}")
+        return {
+            "ConditionExpression": self.condition,
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": _names(*sorted(set(_NAME.findall(text)))),
+            "ExpressionAttributeValues": {f":{name}": _typed(value) for name, value in values.items()},
+        }
+
+
+def _not_running_now(*, sweep: bool) -> tuple[str, ...]:
+    """What an outcome removes: the lease, and for a terminal event with nothing owed its sweep entry
+    (the sparse sweep index then only ever holds live work)."""
+    return (A.LEASE_OWNER, A.LEASE_EXPIRES_AT, *((A.SWEEP_SHARD, A.DUE_AT) if sweep else ()))
+
+
+# The lifecycle item's transitions (the diagram in docs/architecture.md). Each is conditional, so two
+# writers racing on one event (workers, the sweeper, an operator) never both apply.
+CLAIM = Transition(  # PENDING, or not yet begun -> RUNNING under a lease; attempts are counted here
+    condition=f"attribute_not_exists(#{A.STATUS}) OR #{A.STATUS} = :pending",
+    sets={
+        A.STATUS: ":running",
+        A.LEASE_OWNER: ":owner",
+        A.LEASE_EXPIRES_AT: ":lease",
+        A.DUE_AT: ":lease",
+        A.SWEEP_SHARD: ":shard",
+        A.UPDATED_AT: ":now",
+        # A replay may have given the event a new limit and retention: those win over the record's.
+        A.MAX_ATTEMPTS: f"if_not_exists(#{A.MAX_ATTEMPTS}, :max)",
+        A.EXPIRES_AT: f"if_not_exists(#{A.EXPIRES_AT}, :expires)",
+        A.PROVIDER: ":provider",
+        A.EVENT_TYPE: ":type",
+        A.RECEIVED_AT: ":received",
+        A.LANE: ":lane",
+    },
+    adds={A.ATTEMPTS: ":one"},
+)
+_OUTCOME = Transition(  # RUNNING under our lease -> an outcome
+    condition=f"#{A.STATUS} = :running AND #{A.LEASE_OWNER} = :owner",
+    sets={A.STATUS: ":outcome", A.UPDATED_AT: ":now"},
+)
+SUCCEED = _OUTCOME.also(sets={A.COMPLETED_AT: ":now"}, removes=_not_running_now(sweep=True))
+# FAILED with its alert owed: it stays in the sweep index, due when the alert should be resent.
+FAIL = _OUTCOME.also(
+    sets={
+        A.COMPLETED_AT: ":now",
+        A.ERROR_CLASS: ":errorClass",
+        A.LAST_ERROR: ":message",
+        A.ALERT_PENDING: ":true",
+        A.DUE_AT: ":alertDue",
+    },
+    removes=_not_running_now(sweep=False),
+)
+RETRY = _OUTCOME.also(
+    sets={A.RUN_AT: ":runAt", A.DUE_AT: ":runAt", A.ERROR_CLASS: ":errorClass", A.LAST_ERROR: ":message"},
+    removes=_not_running_now(sweep=False),
+)
+ALERT_SENT = Transition(  # the alert of the failure recorded at :failedAt is out: nothing owed
+    condition=f"#{A.ALERT_PENDING} = :true AND #{A.COMPLETED_AT} = :failedAt",
+    removes=(A.ALERT_PENDING, A.SWEEP_SHARD, A.DUE_AT),
+)
+WAKE = Transition(  # live and due as the sweeper saw it -> PENDING with a fresh stream record
+    condition=f"#{A.STATUS} = :seen AND #{A.DUE_AT} = :seenDue",
+    sets={A.STATUS: ":pending", A.DUE_AT: ":nextDue", A.UPDATED_AT: ":now"},
+    adds={A.WAKES: ":one"},
+    removes=(A.LEASE_OWNER, A.LEASE_EXPIRES_AT),
+)
+REPLAY = Transition(  # FAILED (or as asked) -> PENDING with fresh attempts; the condition is per call
+    condition="",
+    sets={
+        A.STATUS: ":pending",
+        A.ATTEMPTS: ":zero",
+        A.SWEEP_SHARD: ":shard",
+        A.DUE_AT: ":due",
+        A.UPDATED_AT: ":now",
+        A.RUN_AT: ":now",
+    },
+    removes=(A.ALERT_PENDING, A.COMPLETED_AT),
+)
+
+
 class EventStore:
     def __init__(self, dynamodb_client: Any, table_name: str, intake_shards: int | None = None) -> None:
         """``intake_shards``: the deployment's shard count, for operators' PENDING listings and counts
@@ -353,6 +487,14 @@ class EventStore:
 
     def _update(self, **kwargs: Any) -> dict[str, Any] | None:
         return self._write("update_item", **kwargs)
+
+    def _transition(
+        self, dedupe_key: str, transition: Transition, values: Values, *, returning: bool = False
+    ) -> dict[str, Any] | None:
+        """Applies ``transition`` to an event's lifecycle item: the response (with the item as it is
+        now when ``returning``), or None when its condition did not hold."""
+        extra = {"ReturnValues": "ALL_NEW"} if returning else {}
+        return self._update(Key=_key(lifecycle_key(dedupe_key)), **transition.request(values), **extra)
 
     def _get(self, pk: str, consistent: bool = True, attrs: tuple[str, ...] = ()) -> dict[str, Any] | None:
         kwargs: dict[str, Any] = {"TableName": self._table, "Key": _key(pk), "ConsistentRead": consistent}
@@ -417,57 +559,26 @@ class EventStore:
     def claim(self, record: EventRecord, owner: str, now_ms: int, lease_ms: int) -> ClaimedEvent | None:
         """PENDING (or not yet begun) -> RUNNING under a lease; attempts are counted here. None if not
         claimable. The first claim creates the lifecycle item with the event's listing metadata."""
-        lease_expires = now_ms + lease_ms
-        names = _names(
-            A.STATUS,
-            A.LEASE_OWNER,
-            A.LEASE_EXPIRES_AT,
-            A.DUE_AT,
-            A.SWEEP_SHARD,
-            A.UPDATED_AT,
-            A.ATTEMPTS,
-            A.MAX_ATTEMPTS,
-            A.PROVIDER,
-            A.EVENT_TYPE,
-            A.RECEIVED_AT,
-            A.LANE,
-            A.EXPIRES_AT,
-        )
-        values: dict[str, Any] = {
-            ":pending": {"S": EventStatus.PENDING.value},
-            ":running": {"S": EventStatus.RUNNING.value},
-            ":owner": {"S": owner},
-            ":lease": {"N": str(lease_expires)},
-            ":shard": {"S": record.lifecycle_shard},
-            ":now": {"N": str(now_ms)},
-            ":one": {"N": "1"},
-            ":max": {"N": str(record.max_attempts)},
-            ":provider": {"S": record.provider},
-            ":type": {"S": record.event_type},
-            ":received": {"N": str(record.received_at_ms)},
-            ":lane": {"S": record.lane},
-            ":expires": {"N": str(record.expires_at_s)},
+        values: Values = {
+            "pending": EventStatus.PENDING,
+            "running": EventStatus.RUNNING,
+            "owner": owner,
+            "lease": now_ms + lease_ms,
+            "shard": record.lifecycle_shard,
+            "now": now_ms,
+            "one": 1,
+            "max": record.max_attempts,
+            "provider": record.provider,
+            "type": record.event_type,
+            "received": record.received_at_ms,
+            "lane": record.lane,
+            "expires": record.expires_at_s,
         }
-        sets = (
-            f"#{A.STATUS} = :running, #{A.LEASE_OWNER} = :owner, #{A.LEASE_EXPIRES_AT} = :lease, "
-            f"#{A.DUE_AT} = :lease, #{A.SWEEP_SHARD} = :shard, #{A.UPDATED_AT} = :now, "
-            # A replay may have given the event a new limit and retention: those win over the record's.
-            f"#{A.MAX_ATTEMPTS} = if_not_exists(#{A.MAX_ATTEMPTS}, :max), "
-            f"#{A.EXPIRES_AT} = if_not_exists(#{A.EXPIRES_AT}, :expires), "
-            f"#{A.PROVIDER} = :provider, #{A.EVENT_TYPE} = :type, #{A.RECEIVED_AT} = :received, #{A.LANE} = :lane"
-        )
+        claim = CLAIM
         if record.workspace:
-            names.update(_names(A.WORKSPACE))
-            values[":ws"] = {"S": record.workspace}
-            sets += f", #{A.WORKSPACE} = :ws"
-        response = self._update(
-            Key=_key(lifecycle_key(record.dedupe_key)),
-            ConditionExpression=f"attribute_not_exists(#{A.STATUS}) OR #{A.STATUS} = :pending",
-            UpdateExpression=f"SET {sets} ADD #{A.ATTEMPTS} :one",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
+            claim = CLAIM.also(sets={A.WORKSPACE: ":ws"})
+            values["ws"] = record.workspace
+        response = self._transition(record.dedupe_key, claim, values, returning=True)
         if response is None:
             return None
         item = response["Attributes"]
@@ -481,72 +592,58 @@ class EventStore:
             max_attempts=int(item[A.MAX_ATTEMPTS]["N"]),
         )
 
-    def _finish(
-        self,
-        dedupe_key: str,
-        owner: str,
-        now_ms: int,
-        status: EventStatus,
-        extra_set: dict[str, dict[str, Any]],
-        remove_sweep: bool,
-    ) -> bool:
-        names = _names(A.STATUS, A.LEASE_OWNER, A.LEASE_EXPIRES_AT, A.UPDATED_AT)
-        values: dict[str, Any] = {
-            ":running": {"S": EventStatus.RUNNING.value},
-            ":new": {"S": status.value},
-            ":me": {"S": owner},
-            ":now": {"N": str(now_ms)},
-        }
-        sets = [f"#{A.STATUS} = :new", f"#{A.UPDATED_AT} = :now"]
-        for index, (attr, value) in enumerate(extra_set.items()):
-            names[f"#x{index}"] = attr
-            values[f":x{index}"] = value
-            sets.append(f"#x{index} = :x{index}")
-        removes = [f"#{A.LEASE_OWNER}", f"#{A.LEASE_EXPIRES_AT}"]
-        if remove_sweep:
-            # Terminal events leave the sparse sweep index, so it only ever holds live work.
-            names.update(_names(A.SWEEP_SHARD, A.DUE_AT))
-            removes += [f"#{A.SWEEP_SHARD}", f"#{A.DUE_AT}"]
-        return self._conditional(
-            "update_item",
-            Key=_key(lifecycle_key(dedupe_key)),
-            ConditionExpression=f"#{A.STATUS} = :running AND #{A.LEASE_OWNER} = :me",
-            UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-
     def mark_succeeded(self, dedupe_key: str, owner: str, now_ms: int) -> bool:
-        return self._finish(
-            dedupe_key, owner, now_ms, EventStatus.SUCCEEDED, {A.COMPLETED_AT: {"N": str(now_ms)}}, True
-        )
+        return self._outcome(dedupe_key, SUCCEED, EventStatus.SUCCEEDED, owner, now_ms)
 
     def mark_failed(
         self, dedupe_key: str, owner: str, now_ms: int, error_class: str, message: str, alert_due_ms: int
     ) -> bool:
         """FAILED with its alert still owed: the event stays in the sweep index until ``alert_sent``,
         so an alert lost to a crash or an SNS error is published again by the sweeper."""
-        extra: dict[str, dict[str, Any]] = {
-            A.COMPLETED_AT: {"N": str(now_ms)},
-            A.ERROR_CLASS: {"S": error_class},
-            A.LAST_ERROR: {"S": message},
-            A.ALERT_PENDING: {"BOOL": True},
-            A.DUE_AT: {"N": str(alert_due_ms)},
-        }
-        return self._finish(dedupe_key, owner, now_ms, EventStatus.FAILED, extra, False)
+        return self._outcome(
+            dedupe_key,
+            FAIL,
+            EventStatus.FAILED,
+            owner,
+            now_ms,
+            errorClass=error_class,
+            message=message,
+            true=True,
+            alertDue=alert_due_ms,
+        )
+
+    def mark_retry(
+        self, dedupe_key: str, owner: str, now_ms: int, run_at_ms: int, error_class: str, message: str
+    ) -> bool:
+        return self._outcome(
+            dedupe_key,
+            RETRY,
+            EventStatus.RETRY_WAIT,
+            owner,
+            now_ms,
+            runAt=run_at_ms,
+            errorClass=error_class,
+            message=message,
+        )
+
+    def _outcome(
+        self,
+        dedupe_key: str,
+        transition: Transition,
+        outcome: EventStatus,
+        owner: str,
+        now_ms: int,
+        **values: str | int | bool,
+    ) -> bool:
+        """An outcome of the attempt ``owner`` holds the lease for (a lost lease applies nothing)."""
+        mine: Values = {"running": EventStatus.RUNNING, "owner": owner, "outcome": outcome, "now": now_ms}
+        return self._transition(dedupe_key, transition, mine | values) is not None
 
     def alert_sent(self, dedupe_key: str, failed_at_ms: int) -> bool:
         """The alert of the failure recorded at ``failed_at_ms`` is out. Tied to that failure: a late
         confirmation of an earlier failure (the event was replayed and failed again since) must not
         clear the alert the new failure still owes."""
-        return self._conditional(
-            "update_item",
-            Key=_key(lifecycle_key(dedupe_key)),
-            ConditionExpression=f"#{A.ALERT_PENDING} = :true AND #{A.COMPLETED_AT} = :failedAt",
-            UpdateExpression=f"REMOVE #{A.ALERT_PENDING}, #{A.SWEEP_SHARD}, #{A.DUE_AT}",
-            ExpressionAttributeNames=_names(A.ALERT_PENDING, A.COMPLETED_AT, A.SWEEP_SHARD, A.DUE_AT),
-            ExpressionAttributeValues={":true": {"BOOL": True}, ":failedAt": {"N": str(failed_at_ms)}},
-        )
+        return self._transition(dedupe_key, ALERT_SENT, {"true": True, "failedAt": failed_at_ms}) is not None
 
     def failed_event(self, dedupe_key: str) -> FailedEvent | None:
         """What an alert needs to say about a FAILED event (safe metadata only)."""
@@ -566,17 +663,6 @@ class EventStore:
             failed_at_ms=int(item[A.COMPLETED_AT]["N"]),
         )
 
-    def mark_retry(
-        self, dedupe_key: str, owner: str, now_ms: int, run_at_ms: int, error_class: str, message: str
-    ) -> bool:
-        extra = {
-            A.RUN_AT: {"N": str(run_at_ms)},
-            A.DUE_AT: {"N": str(run_at_ms)},
-            A.ERROR_CLASS: {"S": error_class},
-            A.LAST_ERROR: {"S": message},
-        }
-        return self._finish(dedupe_key, owner, now_ms, EventStatus.RETRY_WAIT, extra, False)
-
     # --- operators -------------------------------------------------------------------------------
 
     def replay(
@@ -594,35 +680,22 @@ class EventStore:
         which reads the event record. The effect still applies at most once: the domain's effect marker
         turns a replayed SUCCEEDED event into a no-op.
         """
-        names = _names(A.STATUS, A.ATTEMPTS, A.SWEEP_SHARD, A.DUE_AT, A.UPDATED_AT, A.RUN_AT, A.ALERT_PENDING)
-        names.update(_names(A.COMPLETED_AT))
-        values: dict[str, Any] = {
-            ":pending": {"S": EventStatus.PENDING.value},
-            ":zero": {"N": "0"},
-            ":shard": {"S": sweep_shard},
-            ":due": {"N": str(pending_due_at_ms)},
-            ":now": {"N": str(now_ms)},
+        values: Values = {
+            "pending": EventStatus.PENDING,
+            "zero": 0,
+            "shard": sweep_shard,
+            "due": pending_due_at_ms,
+            "now": now_ms,
         }
         allowed = []
         for index, status in enumerate(from_statuses):
-            values[f":from{index}"] = {"S": status.value}
+            values[f"from{index}"] = status
             allowed.append(f"#{A.STATUS} = :from{index}")
-        sets = (
-            f"#{A.STATUS} = :pending, #{A.ATTEMPTS} = :zero, #{A.SWEEP_SHARD} = :shard, #{A.DUE_AT} = :due, "
-            f"#{A.UPDATED_AT} = :now, #{A.RUN_AT} = :now"
-        )
+        replay = REPLAY.also(condition=f"({' OR '.join(allowed)})")
         if max_attempts is not None:  # the attempts the stack gives an event now, not those it had at ingest
-            names.update(_names(A.MAX_ATTEMPTS))
-            values[":max"] = {"N": str(max_attempts)}
-            sets += f", #{A.MAX_ATTEMPTS} = :max"
-        return self._conditional(
-            "update_item",
-            Key=_key(lifecycle_key(dedupe_key)),
-            ConditionExpression=f"({' OR '.join(allowed)})",
-            UpdateExpression=f"SET {sets} REMOVE #{A.ALERT_PENDING}, #{A.COMPLETED_AT}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+            replay = replay.also(sets={A.MAX_ATTEMPTS: ":max"})
+            values["max"] = max_attempts
+        return self._transition(dedupe_key, replay, values) is not None
 
     def get(self, dedupe_key: str) -> dict[str, Any] | None:
         """The event as operators see it (`inspect`, `replay`): its record with its lifecycle item's
@@ -834,26 +907,15 @@ class EventStore:
         The condition on the status and due time we saw makes a second sweeper (or a processor that
         got there first) win cleanly: our update then simply does not apply.
         """
-        return self._conditional(
-            "update_item",
-            Key=_key(lifecycle_key(due.dedupe_key)),
-            ConditionExpression=f"#{A.STATUS} = :seen AND #{A.DUE_AT} = :seenDue",
-            UpdateExpression=(
-                f"SET #{A.STATUS} = :pending, #{A.DUE_AT} = :nextDue, #{A.UPDATED_AT} = :now ADD #{A.WAKES} :one "
-                f"REMOVE #{A.LEASE_OWNER}, #{A.LEASE_EXPIRES_AT}"
-            ),
-            ExpressionAttributeNames=_names(
-                A.STATUS, A.DUE_AT, A.UPDATED_AT, A.WAKES, A.LEASE_OWNER, A.LEASE_EXPIRES_AT
-            ),
-            ExpressionAttributeValues={
-                ":seen": {"S": due.status},
-                ":seenDue": {"N": str(due.due_at_ms)},
-                ":pending": {"S": EventStatus.PENDING.value},
-                ":nextDue": {"N": str(next_due_ms)},
-                ":now": {"N": str(now_ms)},
-                ":one": {"N": "1"},
-            },
-        )
+        values: Values = {
+            "seen": due.status,
+            "seenDue": due.due_at_ms,
+            "pending": EventStatus.PENDING,
+            "nextDue": next_due_ms,
+            "now": now_ms,
+            "one": 1,
+        }
+        return self._transition(due.dedupe_key, WAKE, values) is not None
 
     # --- sweeper: intake shards --------------------------------------------------------------------
 

@@ -13,9 +13,10 @@ and writes the result under optimistic concurrency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypedDict, cast
 
 # Key construction lives in spillway_core.keys; re-exported here for the callers that know it here.
 from spillway_core.keys import Tenant, campaign_pk, effect_marker_pk, lead_pk, message_pk
@@ -23,8 +24,9 @@ from spillway_core.stored_event import NormalisedEvent, tenant_of_event
 
 __all__ = ["campaign_pk", "effect_marker_pk", "lead_pk", "message_pk"]
 FOLLOW_UP_SK = "FOLLOWUP#NO_RESPONSE"
-STOP_FLAGS = ("unsubscribed", "bounced", "interested", "replied")  # in order of precedence
-BLACKLIST_FLAGS = ("unsubscribed", "bounced")
+Flag = Literal["unsubscribed", "bounced", "interested", "replied"]
+STOP_FLAGS: tuple[Flag, ...] = ("unsubscribed", "bounced", "interested", "replied")  # in order of precedence
+BLACKLIST_FLAGS: tuple[Flag, ...] = ("unsubscribed", "bounced")
 # The kind a message keeps when several events describe it, strongest first, whatever their order: a
 # bounce notice never becomes a reply, and a reply seen tracked wins over the same reply untracked.
 # Only inbound kinds ever meet (outbound keys differ by id space); the outbound ones are ranked for
@@ -35,6 +37,74 @@ _KIND_RANK = {kind: rank for rank, kind in enumerate(MESSAGE_KIND_PRECEDENCE)}
 
 class UnsupportedEvent(Exception):
     """The processor was handed an event type it has no effect for."""
+
+
+class Lead(TypedDict, total=False):
+    """A lead as the domain table keeps it: every field a join of what its events said."""
+
+    email: str
+    providerLeadId: str  # identity: the smallest non-empty value seen, like message text
+    firstName: str
+    lastName: str
+    unsubscribed: bool  # flags only ever turn on
+    bounced: bool
+    interested: bool
+    replied: bool
+    stoppedAt: int  # the first time a flag turned on (min)
+    outboundCount: int  # one per unique message
+    inboundCount: int
+    lastOutboundAt: int  # last seen (max)
+    lastInboundAt: int
+    firstCampaignOutboundAt: int  # first seen (min)
+    openCount: int  # one per open event
+    lastOpenedAt: int
+    blacklisted: bool  # derived from the flags
+    status: str  # derived: lead_status
+    # Written by the store beside the joins.
+    pk: str
+    sk: str
+    workspaceId: str
+    version: int
+    createdAt: int
+    updatedAt: int
+
+
+class Message(TypedDict, total=False):
+    """A message (an email sent, a reply, a bounce notice) as the domain table keeps it."""
+
+    direction: str  # OUTBOUND | INBOUND
+    kind: str  # by MESSAGE_KIND_PRECEDENCE
+    sentAt: int
+    receivedAt: int
+    subject: str
+    campaignId: str
+    senderEmailId: str
+    scheduledEmailId: str
+    bouncedScheduledEmailId: str
+    replyId: str
+    interested: bool
+    automated: bool
+    # Written by the store beside the joins.
+    pk: str
+    sk: str
+    leadPk: str
+    version: int
+
+
+class FollowUp(TypedDict, total=False):
+    """The no-response sequence of a lead: derived from it, never joined."""
+
+    state: Literal["ACTIVE", "STOPPED"]
+    startedAt: int
+    stopReason: str
+    stoppedAt: int
+
+
+# A message's side of a lead's rollup: its count and its last-seen time.
+_ROLLUP: dict[str, tuple[Literal["outboundCount", "inboundCount"], Literal["lastOutboundAt", "lastInboundAt"]]] = {
+    "OUTBOUND": ("outboundCount", "lastOutboundAt"),
+    "INBOUND": ("inboundCount", "lastInboundAt"),
+}
 
 
 def parse_time_ms(value: str | None) -> int | None:
@@ -63,7 +133,7 @@ class LeadContribution:
     """What one event adds to its lead. Applied at most once per event (the effect marker)."""
 
     at_ms: int
-    flags: frozenset[str] = frozenset()
+    flags: frozenset[Flag] = frozenset()
     campaign_outbound: bool = False
     opened: bool = False
 
@@ -140,7 +210,7 @@ def plan_effect(dedupe_key: str, event: NormalisedEvent, received_at_ms: int) ->
 
     if kind in {"LEAD_REPLIED", "UNTRACKED_REPLY_RECEIVED", "LEAD_INTERESTED"}:
         at = reply_at or event_at or received_at_ms
-        flag = "interested" if kind == "LEAD_INTERESTED" else "replied"
+        flag: Flag = "interested" if kind == "LEAD_INTERESTED" else "replied"
         # An untracked reply is matched to its lead by the sender's address.
         email = event.lead_email or (event.reply_from_email if kind != "LEAD_INTERESTED" else None)
         if event.reply_id:
@@ -201,7 +271,7 @@ def _join_text(current: Any, new: Any) -> Any:
     return min(current, new)  # deterministic whatever the order
 
 
-def join_attributes(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+def join_attributes(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """Booleans or, everything else the smaller non-empty value (ids, texts, first-seen times)."""
     joined = dict(current)
     for name, value in new.items():
@@ -212,9 +282,9 @@ def join_attributes(current: dict[str, Any], new: dict[str, Any]) -> dict[str, A
     return joined
 
 
-def merge_message(stored: dict[str, Any] | None, plan: MessagePlan) -> dict[str, Any]:
-    base = stored or {"direction": plan.direction, "kind": plan.kind}
-    merged = join_attributes(base, plan.attributes)
+def merge_message(stored: Message | None, plan: MessagePlan) -> Message:
+    base: Message = stored or {"direction": plan.direction, "kind": plan.kind}
+    merged = cast(Message, join_attributes(base, plan.attributes))
     # A reply and its interested-marking describe one message: one kind, by precedence.
     merged["kind"] = stronger_kind(base.get("kind", plan.kind), plan.kind)
     return merged
@@ -233,21 +303,21 @@ def _min(current: Any, new: int) -> int:
     return new if current in (None, 0) else min(int(current), new)
 
 
-def fold_lead(stored: dict[str, Any] | None, plan: EffectPlan, message_is_new: bool) -> dict[str, Any]:
+def fold_lead(stored: Lead | None, plan: EffectPlan, message_is_new: bool) -> Lead:
     """The lead after one event's contribution (called once per event, under the event's marker)."""
-    lead = join_attributes(stored or {"email": plan.lead_email}, plan.lead_identity)
+    lead = cast(Lead, join_attributes(stored or {"email": plan.lead_email}, plan.lead_identity))
     contribution = plan.contribution
     for flag in contribution.flags:
         lead[flag] = True
         lead["stoppedAt"] = _min(lead.get("stoppedAt"), contribution.at_ms)
     message = plan.message
     if message and message.counts_in_rollup:
-        side = "Outbound" if message.direction == "OUTBOUND" else "Inbound"
+        count, last_seen = _ROLLUP[message.direction]
         # The count grows once per message (whichever of its events comes first creates it); the
         # last-seen time takes every event about it, so it cannot depend on which came first.
         if message_is_new:
-            lead[f"{side.lower()}Count"] = int(lead.get(f"{side.lower()}Count", 0)) + 1
-        lead[f"last{side}At"] = _max(lead.get(f"last{side}At"), contribution.at_ms)
+            lead[count] = int(lead.get(count, 0)) + 1
+        lead[last_seen] = _max(lead.get(last_seen), contribution.at_ms)
     if contribution.campaign_outbound:
         lead["firstCampaignOutboundAt"] = _min(lead.get("firstCampaignOutboundAt"), contribution.at_ms)
     if contribution.opened:
@@ -258,7 +328,7 @@ def fold_lead(stored: dict[str, Any] | None, plan: EffectPlan, message_is_new: b
     return lead
 
 
-def lead_status(lead: dict[str, Any]) -> str:
+def lead_status(lead: Lead) -> str:
     if lead.get("blacklisted"):
         return "BLACKLISTED"  # wins over everything, before or after
     if lead.get("interested"):
@@ -268,7 +338,7 @@ def lead_status(lead: dict[str, Any]) -> str:
     return "CONTACTED" if lead.get("outboundCount") else "NEW"
 
 
-def follow_up_for(lead: dict[str, Any]) -> dict[str, Any] | None:
+def follow_up_for(lead: Lead) -> FollowUp | None:
     """The no-response sequence, derived from the lead: it exists once a campaign email went out,
     and is STOPPED as soon as the lead replied, was marked interested, bounced or unsubscribed,
     whether that came before or after the email."""
@@ -276,7 +346,8 @@ def follow_up_for(lead: dict[str, Any]) -> dict[str, Any] | None:
     if not started_at:
         return None
     reason = next((flag for flag in STOP_FLAGS if lead.get(flag)), None)
-    follow_up: dict[str, Any] = {"state": "STOPPED" if reason else "ACTIVE", "startedAt": int(started_at)}
+    follow_up: FollowUp = {"state": "STOPPED" if reason else "ACTIVE", "startedAt": int(started_at)}
     if reason:
-        follow_up |= {"stopReason": reason.upper(), "stoppedAt": int(lead["stoppedAt"])}
+        follow_up["stopReason"] = reason.upper()
+        follow_up["stoppedAt"] = int(lead["stoppedAt"])
     return follow_up

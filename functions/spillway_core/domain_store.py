@@ -25,14 +25,15 @@ conditional ``PutItem`` instead of a transaction (1 write unit, not 2).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from spillway_core.domain import FOLLOW_UP_SK, EffectPlan, fold_lead, follow_up_for, merge_message
+from spillway_core.domain import FOLLOW_UP_SK, EffectPlan, Lead, Message, fold_lead, follow_up_for, merge_message
 from spillway_core.errors import RetryableProcessingError
 from spillway_core.keys import campaign_pk, effect_marker_pk
 
@@ -52,8 +53,8 @@ class ConcurrentChange(Exception):
 @dataclass(frozen=True)
 class Snapshot:
     applied: bool
-    lead: dict[str, Any] | None
-    message: dict[str, Any] | None
+    lead: Lead | None
+    message: Message | None
     campaign: dict[str, Any] | None = None
 
 
@@ -62,7 +63,7 @@ _BOOKKEEPING = frozenset({"version", "updatedAt"})
 _SNAPSHOT_READ_TRIES = 3
 
 
-def _same(stored: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+def _same(stored: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     """True when writing ``new`` would change nothing but bookkeeping in ``stored``."""
     if stored is None:
         return False
@@ -83,7 +84,7 @@ def to_python(item: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: _plain(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
 
 
-def to_dynamodb(item: dict[str, Any]) -> dict[str, Any]:
+def to_dynamodb(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _SERIALIZER.serialize(v) for k, v in item.items() if v is not None}
 
 
@@ -91,7 +92,7 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
-def _versioned_put(table: str, item: dict[str, Any], read_version: int | None) -> dict[str, Any]:
+def _versioned_put(table: str, item: Mapping[str, Any], read_version: int | None) -> dict[str, Any]:
     """Put with optimistic concurrency: the item must still be as we read it (or still absent)."""
     put: dict[str, Any] = {"TableName": table, "Item": to_dynamodb(item)}
     if read_version is None:
@@ -150,10 +151,11 @@ class DomainStore:
             raise RetryableProcessingError(f"read snapshot: {_describe(exc)}") from exc
         if pending:
             raise RetryableProcessingError("read snapshot: keys left unprocessed")
+        # The items as the domain types them: what this store wrote from them (fold_lead, merge_message).
         return Snapshot(
             applied=found[effect_marker_pk(plan.dedupe_key)] is not None,
-            lead=found.get(plan.lead_pk) if plan.lead_pk else None,
-            message=found.get(plan.message.pk) if plan.message else None,
+            lead=cast(Lead | None, found.get(plan.lead_pk) if plan.lead_pk else None),
+            message=cast(Message | None, found.get(plan.message.pk) if plan.message else None),
             campaign=found.get(campaign_pk(plan.tenant, plan.campaign[0])) if plan.campaign else None,
         )
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from spillway_core.domain import (
     MESSAGE_KIND_PRECEDENCE,
+    Lead,
     fold_lead,
     follow_up_for,
     join_attributes,
@@ -23,8 +24,8 @@ def plan(name: str) -> Any:
     return plan_effect(dedupe_key(event, document), event, received_at_ms=0)
 
 
-def fold(*names: str) -> dict[str, Any]:
-    lead: dict[str, Any] | None = None
+def fold(*names: str) -> Lead:
+    lead: Lead | None = None
     seen_messages: set[str] = set()
     for name in names:
         p = plan(name)
@@ -36,10 +37,15 @@ def fold(*names: str) -> dict[str, Any]:
     return lead
 
 
+def sequence_state(*names: str) -> str | None:
+    follow_up = follow_up_for(fold(*names))
+    return None if follow_up is None else follow_up["state"]
+
+
 def test_a_reply_before_the_first_email_means_the_sequence_never_runs() -> None:
-    assert follow_up_for(fold("replied", "sent_a"))["state"] == "STOPPED"  # type: ignore[index]
-    assert follow_up_for(fold("sent_a", "replied"))["state"] == "STOPPED"  # type: ignore[index]
-    assert follow_up_for(fold("sent_a"))["state"] == "ACTIVE"  # type: ignore[index]
+    assert sequence_state("replied", "sent_a") == "STOPPED"
+    assert sequence_state("sent_a", "replied") == "STOPPED"
+    assert sequence_state("sent_a") == "ACTIVE"
 
 
 def test_manual_emails_do_not_start_the_sequence() -> None:

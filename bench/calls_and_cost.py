@@ -36,10 +36,10 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 
 from bench.ddb_meter import Bill, DynamoMeter
-from bench.lambda_events import FakeContext, api_request, entry_point, stream_event, stream_record
+from bench.lambda_events import FakeContext, api_request, entry_point, stdout_to, stream_event, stream_record
 from bench.realistic_payloads import TYPES, WORKSPACE, body_bytes, payload
 from bench.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables
-from infra.config import INGEST_HANDLER, PROCESSOR_HANDLER, SWEEPER_HANDLER
+from infra.config import INGEST_HANDLER, PROCESSOR_HANDLER, SWEEPER_HANDLER, stack_environment
 from spillway_cli.tokens import binding, bindings_json
 from spillway_core import environment as env
 from spillway_core.environment import EnvVar
@@ -101,6 +101,7 @@ ALERTS_TOPIC = "spillway-cost-alerts"
 # The functions' environment: what the stack sets, over moto. The retry scenario's backoff is a few
 # milliseconds, so the sweeper's wake is due at once (its cost does not depend on the wait).
 ENVIRONMENT = {
+    **stack_environment(),  # what the stack sets from cdk.json
     "AWS_DEFAULT_REGION": REGION,
     EnvVar.EVENTS_TABLE: EVENTS_TABLE_NAME,
     EnvVar.DOMAIN_TABLE: DOMAIN_TABLE_NAME,
@@ -131,17 +132,10 @@ class FailNextTransaction:
 @contextlib.contextmanager
 def stdout_bytes(printed: Counter[str], label: str) -> Iterator[None]:
     """Counts what is written to stdout (file descriptor 1, as Lambda collects it) under ``label``."""
-    sys.stdout.flush()
-    saved = os.dup(1)
     with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 1)
-        try:
+        with stdout_to(sink):
             yield
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
-            printed[label] += sink.seek(0, os.SEEK_END)
+        printed[label] += sink.seek(0, os.SEEK_END)
 
 
 @dataclass

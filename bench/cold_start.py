@@ -12,6 +12,7 @@ import subprocess
 import sys
 from typing import Any
 
+from infra.config import stack_environment
 from spillway_core.metrics import Service
 
 FLOOR = """
@@ -28,6 +29,7 @@ print(time.perf_counter() - t)
 """
 ENV = {
     **os.environ,
+    **stack_environment(),  # what the stack sets from cdk.json
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from infra.config import SpillwayConfig, cdk_context
+from infra.config import SpillwayConfig, cdk_context, stack_environment
 from infra.lambda_asset import (
     BYTECODE_INVALIDATION_MODE,
     build_lambda_asset,
@@ -118,6 +118,7 @@ def _environment() -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}}
     return {
         **keep,
+        **stack_environment(),  # what the stack sets from cdk.json
         "PYTHONDONTWRITEBYTECODE": "1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",

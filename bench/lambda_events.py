@@ -6,13 +6,16 @@ It lives outside tests/ because the benchmarks use it too (nothing outside tests
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import os
+import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 # The sample webhooks (README: `curl ... --data @tests/fixtures/emailbison/email_sent.json`).
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -31,6 +34,20 @@ def entry_point(handler: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]
     module, _, attribute = handler.rpartition(".")
     function: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(importlib.import_module(module), attribute)
     return function
+
+
+@contextlib.contextmanager
+def stdout_to(sink: IO[Any]) -> Iterator[None]:
+    """File descriptor 1, where Lambda collects a function's logs, written into ``sink`` meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(sink.fileno(), 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def api_request(

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.lambda_events import FakeContext, api_request, entry_point, load_fixture
-from infra.config import INGEST_HANDLER
+from bench.lambda_events import FakeContext, api_request, entry_point, load_fixture, stdout_to
+from infra.config import INGEST_HANDLER, stack_environment
 from spillway_cli.emulator import free_port
 from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json
 
@@ -32,16 +32,8 @@ def _event(payload: dict[str, Any], n: int) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def stdout_to_devnull() -> Iterator[None]:
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 1)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
+    with open(os.devnull, "w") as devnull, stdout_to(devnull):
+        yield
 
 
 def measure(requests: int = 2000, rounds: int = 5) -> dict[str, Any]:
@@ -61,6 +53,7 @@ def measure(requests: int = 2000, rounds: int = 5) -> dict[str, Any]:
 def _measure(port: int, requests: int, rounds: int) -> dict[str, Any]:
     os.environ.update(
         {
+            **stack_environment(),  # what the stack sets from cdk.json
             "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{port}",
             "EVENTS_TABLE": "events",
             "INGEST_TOKEN_BINDINGS": bindings_json(

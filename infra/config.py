@@ -48,6 +48,14 @@ def _setting(alias: str, variable: Setting) -> Any:
     return Field(alias=alias, gt=variable.gt, ge=variable.ge, le=variable.high, json_schema_extra={"env": variable.env})
 
 
+def stack_environment(stage: str | None = None) -> dict[str, str]:
+    """What a function run outside the stack (tests, benchmarks) must be given: the variables the stack
+    sets from cdk.json, at the stage's values (the functions have no defaults for them)."""
+    return SpillwayConfig.from_context(
+        cdk_context()[CONTEXT_KEY], {STAGE_SETTING: stage} if stage else None
+    ).stack_environment()
+
+
 @dataclass(frozen=True)
 class LaneConfig:
     """One processor lane as deployed: its function's cap and its event source mapping."""
@@ -127,6 +135,10 @@ class SpillwayConfig(BaseModel):
     throttle_alarm_minutes: int = Field(alias="throttleAlarmMinutes", ge=1)
     # The URL docs/ is published under; Slack alerts link docs/operations.md's runbook entries from it.
     runbook_base_url: str = Field(alias="runbookBaseUrl", pattern=r"^(https://\S+)?$")
+
+    def stack_environment(self) -> dict[str, str]:
+        """Every variable the stack sets from cdk.json, at this stage's values."""
+        return self.environment(*(s for s in vars(env).values() if isinstance(s, Setting) and s.default is None))
 
     def environment(self, *variables: Setting) -> dict[str, str]:
         """The functions' environment for these variables: each set to this stage's value of its setting."""

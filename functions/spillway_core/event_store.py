@@ -387,10 +387,10 @@ class Transition:
         }
 
 
-def _not_running_now(*, sweep: bool) -> tuple[str, ...]:
-    """What an outcome removes: the lease, and for a terminal event with nothing owed its sweep entry
-    (the sparse sweep index then only ever holds live work)."""
-    return (A.LEASE_OWNER, A.LEASE_EXPIRES_AT, *((A.SWEEP_SHARD, A.DUE_AT) if sweep else ()))
+# What an outcome removes: the lease, and for a terminal event with nothing owed its sweep entry too
+# (the sparse sweep index then only ever holds live work).
+_LEASE = (A.LEASE_OWNER, A.LEASE_EXPIRES_AT)
+_SWEEP_ENTRY = (A.SWEEP_SHARD, A.DUE_AT)
 
 
 # The lifecycle item's transitions (the diagram in docs/architecture.md). Each is conditional, so two
@@ -418,7 +418,7 @@ _OUTCOME = Transition(  # RUNNING under our lease -> an outcome
     condition=f"#{A.STATUS} = :running AND #{A.LEASE_OWNER} = :owner",
     sets={A.STATUS: ":outcome", A.UPDATED_AT: ":now"},
 )
-SUCCEED = _OUTCOME.also(sets={A.COMPLETED_AT: ":now"}, removes=_not_running_now(sweep=True))
+SUCCEED = _OUTCOME.also(sets={A.COMPLETED_AT: ":now"}, removes=_LEASE + _SWEEP_ENTRY)
 # FAILED with its alert owed: it stays in the sweep index, due when the alert should be resent.
 FAIL = _OUTCOME.also(
     sets={
@@ -428,21 +428,21 @@ FAIL = _OUTCOME.also(
         A.ALERT_PENDING: ":true",
         A.DUE_AT: ":alertDue",
     },
-    removes=_not_running_now(sweep=False),
+    removes=_LEASE,
 )
 RETRY = _OUTCOME.also(
     sets={A.RUN_AT: ":runAt", A.DUE_AT: ":runAt", A.ERROR_CLASS: ":errorClass", A.LAST_ERROR: ":message"},
-    removes=_not_running_now(sweep=False),
+    removes=_LEASE,
 )
 ALERT_SENT = Transition(  # the alert of the failure recorded at :failedAt is out: nothing owed
     condition=f"#{A.ALERT_PENDING} = :true AND #{A.COMPLETED_AT} = :failedAt",
-    removes=(A.ALERT_PENDING, A.SWEEP_SHARD, A.DUE_AT),
+    removes=(A.ALERT_PENDING, *_SWEEP_ENTRY),
 )
 WAKE = Transition(  # live and due as the sweeper saw it -> PENDING with a fresh stream record
     condition=f"#{A.STATUS} = :seen AND #{A.DUE_AT} = :seenDue",
     sets={A.STATUS: ":pending", A.DUE_AT: ":nextDue", A.UPDATED_AT: ":now"},
     adds={A.WAKES: ":one"},
-    removes=(A.LEASE_OWNER, A.LEASE_EXPIRES_AT),
+    removes=_LEASE,
 )
 REPLAY = Transition(  # FAILED (or as asked) -> PENDING with fresh attempts; the condition is per call
     condition="",

@@ -3,7 +3,7 @@
 Importing pydantic and building models costs about as much as importing the AWS SDK, so this module
 keeps it off the import path of the functions whose cold start matters: the ingest answers a
 provider's request, the processor drains a burst. The rules are those of the pydantic settings
-models (``spillway_core.settings``): both read the names, defaults and bounds of
+models (``spillway_core.settings``): both read the names, bounds and defaults of
 ``spillway_core.environment``, and raise the same error type family (a ``ValueError``, as pydantic's
 ``ValidationError`` is).
 """
@@ -38,6 +38,8 @@ def _parse(raw: str, kind: type[int] | type[float]) -> float:
 
 def _number(environ: Mapping[str, str], setting: Setting) -> Any:
     raw = environ.get(setting.env)
+    if raw is None and setting.default is None:
+        raise SettingsError(f"{setting.env} is required")
     try:
         value = setting.default if raw is None else _parse(raw.strip(), setting.kind)
     except (ValueError, OverflowError):
@@ -126,8 +128,9 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 
 
 def _variable(setting: Setting) -> Any:
-    """A field read from ``setting``'s environment variable, with its default and bounds."""
-    return field(default=setting.default, metadata={"read": lambda environ: _number(environ, setting)})
+    """A field read from ``setting``'s environment variable, with its bounds (and its default, if any)."""
+    read = {"read": lambda environ: _number(environ, setting)}
+    return field(metadata=read) if setting.default is None else field(default=setting.default, metadata=read)
 
 
 def _resource(name: str) -> Any:

@@ -1,6 +1,6 @@
 """Function settings: read once, at handler entry, from the environment the stack sets.
 
-Names, defaults and bounds of the variables live in ``spillway_core.environment`` only; the
+Names, bounds and defaults of the variables live in ``spillway_core.environment`` only; the
 ingest's and the processor's settings are read without pydantic (``plain_settings.py``).
 """
 
@@ -28,7 +28,9 @@ __all__ = [
 
 
 def _field(setting: Setting) -> Any:
-    return Field(alias=setting.env, default=setting.default, gt=setting.gt, ge=setting.ge, le=setting.high)
+    """A field read from ``setting``'s variable: required unless it has a default (the stack does not set it)."""
+    default = ... if setting.default is None else setting.default
+    return Field(default, alias=setting.env, gt=setting.gt, ge=setting.ge, le=setting.high)
 
 
 class AwsClientSettings(BaseModel):

@@ -29,6 +29,7 @@ from infra.lambda_asset import (
     host_python_version,
 )
 from tests.infra.conftest import Synthesized
+from tests.support.environment import STACK
 
 # importlib.util.MAGIC_NUMBER of each CPython minor version (read off 3.11.7, 3.12.1 and 3.13.0;
 # it is fixed from a version's first release candidate on).
@@ -135,6 +136,7 @@ print("STATUS", answer["statusCode"], boto3.__version__, answer["body"])
 stub.assert_no_pending_responses()
 """
     environment = {
+        **STACK,
         "PATH": os.environ["PATH"],
         "PYTHONPATH": os.pathsep.join([str(asset), str(sdk)]),
         "PYTHONDONTWRITEBYTECODE": "1",

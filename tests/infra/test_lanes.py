@@ -22,11 +22,14 @@ from spillway_core.payloads import SUPPORTED_EVENT_TYPES, PayloadRejected, event
 from spillway_core.settings import IngestSettings
 from spillway_core.status import EventStatus
 from tests.infra.test_stack import resources
+from tests.support.environment import stack_with
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emailbison"
 CONFIG = SpillwayConfig.from_context(cdk_context()["spillway"])
 SETTINGS = IngestSettings.from_env(
-    {"EVENTS_TABLE": "events", "INGEST_TOKEN_BINDINGS": bindings_json({"0" * 64: binding("emailbison", ["12"])})}
+    stack_with(
+        {"EVENTS_TABLE": "events", "INGEST_TOKEN_BINDINGS": bindings_json({"0" * 64: binding("emailbison", ["12"])})}
+    )
 )
 
 

@@ -1,8 +1,9 @@
 """The settings contract between the stack and the functions.
 
 Every environment variable the stack sets is one its function reads (a setting nobody reads is a
-second, dead copy of a rule), and a function run outside the stack (tests, benchmarks) gets by default
-what the deployed stack sets, so the in-process tests run the deployed rules.
+second, dead copy of a rule), and a function has no default for what the stack sets: cdk.json is the
+one place those values are written, and a function missing one refuses to start. In-process runs
+(tests, benchmarks) are given the stack's values (``infra.config.stack_environment``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import pytest
 from aws_cdk.assertions import Template
 from pydantic import BaseModel
 
+from infra.config import stack_environment
 from spillway_core import environment
 from spillway_core.plain_settings import IngestSettings, ProcessorSettings
 from spillway_core.settings import NotifierSettings, SweeperSettings
 
 POWERTOOLS = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
-DEFAULTS = {s.env: s for s in vars(environment).values() if isinstance(s, environment.Setting)}
+SETTINGS = {s.env: s for s in vars(environment).values() if isinstance(s, environment.Setting)}
 
 
 class _Recording(dict[str, str]):
@@ -75,10 +77,29 @@ def test_every_variable_the_stack_sets_is_read_by_its_function(template: Templat
         assert set(text) - POWERTOOLS - READERS[handler](text) == set(), handler
 
 
-@pytest.mark.parametrize("variable", sorted(DEFAULTS))
-def test_a_function_outside_the_stack_defaults_to_what_the_stack_sets(template: Template, variable: str) -> None:
-    setting = DEFAULTS[variable]
-    deployed = {v[variable] for _, v in function_environments(template) if variable in v}
+def test_the_settings_with_no_default_are_those_the_stack_sets_from_cdk_json(template: Template) -> None:
+    deployed = {name for _, variables in function_environments(template) for name in variables}
+    required = {name for name, setting in SETTINGS.items() if setting.default is None}
+    assert required == set(stack_environment()) and required <= deployed
+    # What a function may default is what no function of the stack is given.
+    assert {name for name, setting in SETTINGS.items() if setting.default is not None}.isdisjoint(deployed)
 
-    for value in deployed:
-        assert setting.kind(value) == setting.default, variable
+
+@pytest.mark.parametrize("variable", sorted(stack_environment()))
+def test_a_function_without_a_variable_the_stack_sets_refuses_to_start(template: Template, variable: str) -> None:
+    for handler, variables in function_environments(template):
+        text = _as_text(variables)
+        if variable not in text:
+            continue
+        READ_OR_FAIL[handler](text)  # as deployed: it starts
+        del text[variable]
+        with pytest.raises(ValueError, match=variable):
+            READ_OR_FAIL[handler](text)
+
+
+READ_OR_FAIL: dict[str, Callable[[dict[str, str]], object]] = {
+    "ingest.handler.lambda_handler": IngestSettings.from_env,
+    "processor.handler.lambda_handler": ProcessorSettings.from_env,
+    "sweeper.handler.lambda_handler": SweeperSettings.from_env,
+    "notifier.handler.lambda_handler": NotifierSettings.from_env,
+}

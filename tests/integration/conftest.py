@@ -16,6 +16,7 @@ from moto import mock_aws
 from spillway_cli.tokens import SAMPLE_WORKSPACE, binding, bindings_json
 from spillway_core.event_store import EventStore
 from spillway_core.lifecycle import lifecycle_key
+from tests.support.environment import STACK
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables, event_item, recreate_tables
 
 # Written once, by the ingest, into the event record (spillway_core.event_store).
@@ -119,6 +120,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         for name, value in {
+            **STACK,  # what the stack sets from cdk.json (the functions have no defaults for it)
             "EVENTS_TABLE": EVENTS_TABLE_NAME,
             "DOMAIN_TABLE": DOMAIN_TABLE_NAME,
             "ALERTS_TOPIC_ARN": topic_arn,

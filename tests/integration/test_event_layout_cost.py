@@ -23,6 +23,7 @@ from spillway_core.lifecycle import lifecycle_key, sweep_shard
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventStatus
 from sweeper.logic import sweep
+from tests.support.environment import stack_with
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
 from tests.support.tables import EVENTS_TABLE_NAME, create_tables
@@ -80,7 +81,9 @@ def lifecycle_writes(body_bytes: int) -> tuple[int, list[tuple[str, str, float]]
         key = body["id"]
         record_item = side.get_item(TableName=EVENTS_TABLE_NAME, Key={"pk": {"S": key}})["Item"]
         store = EventStore(client, EVENTS_TABLE_NAME)
-        settings = SweeperSettings.from_env({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"})
+        settings = SweeperSettings.from_env(
+            stack_with({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"})
+        )
         outcomes: Counter[str] = Counter()
 
         def lifecycle() -> dict[str, Any]:

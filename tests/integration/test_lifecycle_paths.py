@@ -17,6 +17,7 @@ from spillway_core.lifecycle import lifecycle_key
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventStatus
 from sweeper.logic import sweep
+from tests.support.environment import stack_with
 from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.interleave import RecordingSns, World, scripted, sequential
 from tests.support.pipeline import InProcessPipeline, processor_deps
@@ -41,7 +42,9 @@ class Lifecycle:
         alerts = AlertPublisher(self.sns, "arn:alerts")
         client = FaultyClient(dynamodb, plan) if plan else dynamodb
         self.deps = processor_deps(client, alerts, self.now, seed=3)
-        self.sweeper_settings = SweeperSettings.from_env({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "x"})
+        self.sweeper_settings = SweeperSettings.from_env(
+            stack_with({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "x"})
+        )
         self.alerts = alerts
 
     def now(self) -> int:

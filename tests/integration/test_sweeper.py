@@ -12,11 +12,14 @@ from spillway_core.settings import SweeperSettings
 from spillway_core.status import SWEEP_INDEX
 from sweeper.logic import sweep
 from tests.integration.conftest import Aws
+from tests.support.environment import stack_with
 from tests.support.tables import EVENTS_TABLE_NAME
 
 NOW = 1_795_000_000_000
 SETTINGS = SweeperSettings.from_env(
-    {"EVENTS_TABLE": EVENTS_TABLE_NAME, "SWEEP_SHARDS": "4", "SWEEP_MAX_ITEMS": "50", "ALERTS_TOPIC_ARN": "arn:x"}
+    stack_with(
+        {"EVENTS_TABLE": EVENTS_TABLE_NAME, "SWEEP_SHARDS": "4", "SWEEP_MAX_ITEMS": "50", "ALERTS_TOPIC_ARN": "arn:x"}
+    )
 )
 BULK = sweep_shards(Lane.BULK, 4)
 INTERACTIVE = sweep_shards(Lane.INTERACTIVE, 4)

@@ -28,6 +28,7 @@ from spillway_core.lifecycle import sweep_shards
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES, SWEEP_INDEX
 from sweeper.logic import sweep
+from tests.support.environment import stack_with
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.tables import EVENTS_TABLE_NAME
 
@@ -141,7 +142,7 @@ class FaultyWorld:
         self.deps = processor_deps(faulty, self.publisher, self.now, seed)
         self.events = self.deps.events
         self.sweeper_settings = SweeperSettings.from_env(
-            {"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
+            stack_with({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"})
         )
         self.stream: deque[tuple[str, int]] = deque()  # (key, deliveries so far)
         self.invocations = 0

@@ -39,6 +39,7 @@ from spillway_core.lifecycle import dedupe_key_of, lifecycle_key, sweep_shard
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import LIVE_STATUSES, EventStatus
 from sweeper.logic import sweep
+from tests.support.environment import stack_with
 from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.pipeline import BOOKKEEPING, InProcessPipeline, processor_deps
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, moto_backend, recreate_tables
@@ -275,7 +276,7 @@ class World:
         self.deps = processor_deps(actor_ddb, self.alerts, self.now, seed=7)
         self.events = self.deps.events
         self.sweeper_settings = SweeperSettings.from_env(
-            {"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:alerts", "SWEEP_SHARDS": "1"}
+            stack_with({"EVENTS_TABLE": EVENTS_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:alerts", "SWEEP_SHARDS": "1"})
         )
         # The drain runs with no gate and no faults: the system after the storm.
         self.quiet_alerts = AlertPublisher(self.sns, "arn:alerts")

@@ -27,6 +27,7 @@ from spillway_core.lifecycle import dedupe_key_of
 from spillway_core.settings import SweeperSettings
 from spillway_core.status import EventAttr, EventStatus
 from sweeper.logic import sweep
+from tests.support.environment import stack_with
 from tests.support.pipeline import CapturedAlerts, InProcessPipeline, processor_deps
 from tests.support.tables import EVENTS_TABLE_NAME, scan_events
 
@@ -113,12 +114,14 @@ class LanesWorld:
         self.deps = processor_deps(StreamingClient(self.dynamodb, self), CapturedAlerts(), self.now, seed=1)
         self.sweeper_store = EventStore(StreamingClient(self.dynamodb, self, self._sweeper_fault), EVENTS_TABLE_NAME)
         self.sweeper_settings = SweeperSettings.from_env(
-            {
-                "EVENTS_TABLE": EVENTS_TABLE_NAME,
-                "ALERTS_TOPIC_ARN": "arn:x",
-                "PENDING_GRACE_SECONDS": str(GRACE_MS // 1000),
-                "SWEEP_SHARDS": str(SWEEP_SHARDS),
-            }
+            stack_with(
+                {
+                    "EVENTS_TABLE": EVENTS_TABLE_NAME,
+                    "ALERTS_TOPIC_ARN": "arn:x",
+                    "PENDING_GRACE_SECONDS": str(GRACE_MS // 1000),
+                    "SWEEP_SHARDS": str(SWEEP_SHARDS),
+                }
+            )
         )
         self.lane_free_at = {lane: self.clock for lane in Lane}
         self.next_sweep_at = self.clock + SWEEP_PERIOD_MS

@@ -22,6 +22,7 @@ from spillway_core.event_store import EventStore
 from spillway_core.http import WebhookRequest
 from spillway_core.lifecycle import lifecycle_key
 from spillway_core.settings import IngestSettings, ProcessorSettings
+from tests.support.environment import stack_with
 from tests.support.scenario import WORKSPACE
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, scan_events
 
@@ -42,7 +43,9 @@ def processor_deps(dynamodb: Any, alerts: Any, clock_ms: Callable[[], int], seed
     """The processor's dependencies over the test tables, with any client, alert sink and clock."""
     return ProcessorDeps(
         settings=ProcessorSettings.from_env(
-            {"EVENTS_TABLE": EVENTS_TABLE_NAME, "DOMAIN_TABLE": DOMAIN_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
+            stack_with(
+                {"EVENTS_TABLE": EVENTS_TABLE_NAME, "DOMAIN_TABLE": DOMAIN_TABLE_NAME, "ALERTS_TOPIC_ARN": "arn:x"}
+            )
         ),
         events=EventStore(dynamodb, EVENTS_TABLE_NAME),
         domain=DomainStore(dynamodb, DOMAIN_TABLE_NAME),
@@ -58,15 +61,17 @@ class InProcessPipeline:
         self.clock = 1_795_000_000_000
         self.alerts = CapturedAlerts()
         self.ingest_settings = IngestSettings.from_env(
-            {
-                "EVENTS_TABLE": EVENTS_TABLE_NAME,
-                "INGEST_TOKEN_BINDINGS": bindings_json(
-                    {
-                        hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", workspaces),
-                        hashlib.sha256(INBOXXIA_TOKEN.encode()).hexdigest(): binding("inboxxia", workspaces),
-                    }
-                ),
-            }
+            stack_with(
+                {
+                    "EVENTS_TABLE": EVENTS_TABLE_NAME,
+                    "INGEST_TOKEN_BINDINGS": bindings_json(
+                        {
+                            hashlib.sha256(TOKEN.encode()).hexdigest(): binding("emailbison", workspaces),
+                            hashlib.sha256(INBOXXIA_TOKEN.encode()).hexdigest(): binding("inboxxia", workspaces),
+                        }
+                    ),
+                }
+            )
         )
         self.events = EventStore(dynamodb, EVENTS_TABLE_NAME)
         self.deps = processor_deps(dynamodb, self.alerts, self.tick, seed)

@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from spillway_core.plain_settings import IngestSettings, SettingsError
+from tests.support.environment import STACK, stack_with
 
 DIGEST = "a" * 64
 BINDINGS = json.dumps({DIGEST: {"provider": "emailbison", "workspaces": ["1"]}})
@@ -20,7 +21,7 @@ BINDINGS = json.dumps({DIGEST: {"provider": "emailbison", "workspaces": ["1"]}})
 def _modules_after(code: str) -> set[str]:
     probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
     bindings = {hashlib.sha256(b"t").hexdigest(): {"provider": "emailbison", "workspaces": ["1"]}}
-    environment = {**os.environ, "EVENTS_TABLE": "events", "INGEST_TOKEN_BINDINGS": json.dumps(bindings)}
+    environment = {**os.environ, **STACK, "EVENTS_TABLE": "events", "INGEST_TOKEN_BINDINGS": json.dumps(bindings)}
     done = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True)
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -65,17 +66,19 @@ def test_an_unauthenticated_cold_request_does_not_load_the_payload_models() -> N
 )
 def test_light_ingest_settings_keep_the_bounds(name: str, value: str) -> None:
     with pytest.raises(SettingsError):
-        IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": BINDINGS, name: value})
+        IngestSettings.from_env(stack_with({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": BINDINGS, name: value}))
 
 
-def test_light_ingest_settings_read_overrides_and_keep_defaults() -> None:
+def test_light_ingest_settings_read_overrides_and_the_stacks_values() -> None:
     settings = IngestSettings.from_env(
-        {
-            "EVENTS_TABLE": "t",
-            "INGEST_TOKEN_BINDINGS": BINDINGS,
-            "SWEEP_SHARDS": "256.0",
-            "AWS_CALL_TIMEOUT_SECONDS": "0.5",
-        }
+        stack_with(
+            {
+                "EVENTS_TABLE": "t",
+                "INGEST_TOKEN_BINDINGS": BINDINGS,
+                "SWEEP_SHARDS": "256.0",
+                "AWS_CALL_TIMEOUT_SECONDS": "0.5",
+            }
+        )
     )
 
     assert (settings.sweep_shards, settings.aws_timeout_seconds, settings.aws_max_attempts) == (256, 0.5, 2)
@@ -97,12 +100,14 @@ def test_light_ingest_settings_read_overrides_and_keep_defaults() -> None:
 )
 def test_light_ingest_settings_refuse_malformed_bindings_like_the_pydantic_model(entry: object) -> None:
     with pytest.raises(SettingsError):
-        IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": json.dumps({DIGEST: entry})})
+        IngestSettings.from_env(stack_with({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": json.dumps({DIGEST: entry})}))
 
 
 def test_light_ingest_settings_normalise_bindings_like_the_pydantic_model() -> None:
     entry = {"provider": "inboxxia", "workspaces": [" 7 ", 8, "e\u0301"], "instances": [" App.Example "]}
-    settings = IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": json.dumps({DIGEST: entry})})
+    settings = IngestSettings.from_env(
+        stack_with({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": json.dumps({DIGEST: entry})})
+    )
 
     binding = settings.token_bindings[DIGEST]
     assert binding.workspaces == frozenset({"7", "8", "\u00e9"})  # stripped, numbers as text, NFC
@@ -110,4 +115,4 @@ def test_light_ingest_settings_normalise_bindings_like_the_pydantic_model() -> N
     assert binding.allows("inboxxia", "app.example", "8")
     assert not binding.allows("inboxxia", "other.example", "8")
     with pytest.raises(SettingsError):
-        IngestSettings.from_env({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": "{not json"})
+        IngestSettings.from_env(stack_with({"EVENTS_TABLE": "t", "INGEST_TOKEN_BINDINGS": "{not json"}))

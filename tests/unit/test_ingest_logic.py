@@ -14,6 +14,7 @@ from spillway_core.errors import DuplicateEvent, StoreRejected, StoreUnavailable
 from spillway_core.event_store import NewEvent
 from spillway_core.http import WebhookRequest
 from spillway_core.settings import IngestSettings
+from tests.support.environment import stack_with
 from tests.support.keys import key_of
 
 TOKEN = "correct-horse-battery-staple-0123456789"
@@ -28,18 +29,20 @@ def digest(token: str) -> str:
 
 
 SETTINGS = IngestSettings.from_env(
-    {
-        "EVENTS_TABLE": "events",
-        "INGEST_TOKEN_BINDINGS": bindings_json(
-            {
-                digest(TOKEN): binding("emailbison", ["12", "1"]),
-                digest(OLD_TOKEN): binding("emailbison", ["12", "1"]),  # rotation: both until the switch
-                digest(OTHER_WORKSPACE_TOKEN): binding("emailbison", ["13"]),
-                digest(PINNED_INSTANCE_TOKEN): binding("emailbison", ["12"], ["other.example-outreach.com"]),
-            }
-        ),
-        "MAX_BODY_BYTES": "4096",
-    }
+    stack_with(
+        {
+            "EVENTS_TABLE": "events",
+            "INGEST_TOKEN_BINDINGS": bindings_json(
+                {
+                    digest(TOKEN): binding("emailbison", ["12", "1"]),
+                    digest(OLD_TOKEN): binding("emailbison", ["12", "1"]),  # rotation: both until the switch
+                    digest(OTHER_WORKSPACE_TOKEN): binding("emailbison", ["13"]),
+                    digest(PINNED_INSTANCE_TOKEN): binding("emailbison", ["12"], ["other.example-outreach.com"]),
+                }
+            ),
+            "MAX_BODY_BYTES": "4096",
+        }
+    )
 )
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from spillway_core import payloads, stored_event
 from spillway_core.plain_settings import ProcessorSettings, SettingsError
+from tests.support.environment import STACK, stack_with
 
 TABLES = {"EVENTS_TABLE": "events", "DOMAIN_TABLE": "domain", "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:1:alerts"}
 WRITTEN = payloads.stored_json(
@@ -33,7 +34,7 @@ HEAVY = ("pydantic", "pydantic_core", "spillway_core.payloads", "aws_lambda_powe
 
 def _heavy_modules_after(code: str) -> list[str]:
     probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    environment = {**os.environ, **TABLES}
+    environment = {**os.environ, **STACK, **TABLES}
     done = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True)
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     return [name for name in loaded if any(name == heavy or name.startswith(f"{heavy}.") for heavy in HEAVY)]
@@ -104,11 +105,13 @@ def test_reading_a_stored_event_ends_as_the_payload_model_does(text: str | bytes
 )
 def test_plain_processor_settings_keep_the_bounds(name: str, value: str) -> None:
     with pytest.raises(SettingsError):
-        ProcessorSettings.from_env({**TABLES, name: value})
+        ProcessorSettings.from_env(stack_with({**TABLES, name: value}))
 
 
-def test_plain_processor_settings_read_overrides_and_keep_defaults() -> None:
-    settings = ProcessorSettings.from_env({**TABLES, "LEASE_SECONDS": "5.0", "DEADLINE_MARGIN_SECONDS": "0"})
+def test_plain_processor_settings_read_overrides_and_the_stacks_values() -> None:
+    settings = ProcessorSettings.from_env(
+        stack_with({**TABLES, "LEASE_SECONDS": "5.0", "DEADLINE_MARGIN_SECONDS": "0"})
+    )
 
     assert (settings.lease_seconds, settings.deadline_margin_seconds, settings.domain_table) == (5, 0.0, "domain")
     assert (settings.backoff_base_seconds, settings.backoff_cap_seconds, settings.alert_retry_seconds) == (2.0, 900, 60)

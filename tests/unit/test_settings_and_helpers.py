@@ -12,6 +12,7 @@ from spillway_core.alerts import MAX_ERROR_CHARS, scrub
 from spillway_core.domain import parse_time_ms
 from spillway_core.event_store import RAW_COMPRESSED_LIMIT, decode_raw_body, raw_body_attributes
 from spillway_core.settings import IngestSettings
+from tests.support.environment import stack_with
 
 VALID_DIGEST = "a" * 64
 
@@ -33,16 +34,18 @@ BINDING = '{"provider": "emailbison", "workspaces": [12]}'
 )
 def test_settings_need_table_and_valid_bindings(env: dict[str, str]) -> None:
     with pytest.raises(ValueError):
-        IngestSettings.from_env(env)
+        IngestSettings.from_env(stack_with(env))
 
 
-def test_settings_parse_several_bindings_and_defaults() -> None:
+def test_settings_parse_several_bindings() -> None:
     settings = IngestSettings.from_env(
-        {
-            "EVENTS_TABLE": "t",
-            "INGEST_TOKEN_BINDINGS": f'{{" {VALID_DIGEST} ": {BINDING}, "{"B" * 64}": '
-            '{"provider": "inboxxia", "workspaces": ["7", 8], "instances": ["App.Inboxxia.example"]}}',
-        }
+        stack_with(
+            {
+                "EVENTS_TABLE": "t",
+                "INGEST_TOKEN_BINDINGS": f'{{" {VALID_DIGEST} ": {BINDING}, "{"B" * 64}": '
+                '{"provider": "inboxxia", "workspaces": ["7", 8], "instances": ["App.Inboxxia.example"]}}',
+            }
+        )
     )
 
     assert settings.token_sha256s == (VALID_DIGEST, "b" * 64)

@@ -41,7 +41,7 @@ def test_every_lifecycle_transition_is_conditional() -> None:
     declared = [value for value in vars(event_store).values() if isinstance(value, Transition)]
     assert len(declared) >= 7
     assert all(t.condition for t in declared if t is not REPLAY)
-    with pytest.raises(TypeError, match="conditional"):
+    with pytest.raises(TypeError, match=r"^a transition is conditional: it needs a condition$"):
         REPLAY.request({})  # its condition is given per call (the statuses it replays from)
 
 
@@ -50,3 +50,9 @@ def test_also_adds_to_a_transition_without_changing_it() -> None:
     assert more.sets == SUCCEED.sets | {"workspace": ":ws"} and more.removes == (*SUCCEED.removes, "wakes")
     assert "workspace" not in SUCCEED.sets and more.condition == SUCCEED.condition
     assert SUCCEED.also(condition="#status = :other").condition == "#status = :other"
+
+
+def test_a_transition_with_several_additions_lists_them_apart() -> None:
+    counted = Transition(condition="#status = :seen", adds={"wakes": ":one", "attempts": ":one"})
+    request = counted.request({"seen": "PENDING", "one": 1})
+    assert request["UpdateExpression"] == "ADD #wakes :one, #attempts :one"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, Valida
 
 from spillway_core import keys
 from spillway_core.keys import KeyComponentRejected, Tenant
-from spillway_core.stored_event import NormalisedEvent, tenant_of_event
+from spillway_core.stored_event import NormalisedEvent, stored_event_model, tenant_of_event
 
 SUPPORTED_PROVIDERS = frozenset({"emailbison", "inboxxia"})
 
@@ -118,7 +118,7 @@ class WebhookPayload(_Lenient):
 
 # The stored event's validation and its JSON: the ingest writes it, and anything the processor
 # cannot read plainly is read here (``stored_event``), so both sides agree on every input.
-STORED_EVENT: TypeAdapter[NormalisedEvent] = TypeAdapter(NormalisedEvent)
+STORED_EVENT: TypeAdapter[NormalisedEvent] = stored_event_model()
 
 
 def stored_json(event: NormalisedEvent) -> str:

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar, Self
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from spillway_core.keys import NO_INSTANCE, Tenant
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 
 class ValidationError(ValueError):
@@ -25,7 +29,7 @@ class ValidationError(ValueError):
 class NormalisedEvent:
     """What the ingest stores of an event for the processor: small, flat, no message body."""
 
-    # Read by pydantic (``payloads.STORED_EVENT``): a stored field this class does not have is an error.
+    # Read by pydantic (``stored_event_model``): a stored field this class does not have is an error.
     __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
 
     provider: str
@@ -100,13 +104,21 @@ def _without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return document
 
 
+@cache
+def stored_event_model() -> TypeAdapter[NormalisedEvent]:
+    """The pydantic model of the stored event, which writes it (``payloads.stored_json``) and decides
+    whatever the plain reader declines. Built at its first use: pydantic stays off the processor's
+    cold start."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(NormalisedEvent)
+
+
 def _read_with_the_model(text: str | bytes) -> dict[str, Any]:
     from pydantic import ValidationError as ModelValidationError
 
-    from spillway_core.payloads import STORED_EVENT
-
     try:
-        return asdict(STORED_EVENT.validate_json(text))
+        return asdict(stored_event_model().validate_json(text))
     except ModelValidationError as exc:
         raise ValidationError(str(exc)) from exc
 

@@ -20,7 +20,7 @@ NOT_CONFIGURED = "not-configured"
 class EnvVar:
     """The names of the variables that are not numbers, as the stack sets them and the settings read
     them: the resources the stack names, and what operators configure. A numeric variable's name is
-    its ``Setting``'s ``env`` (below), with its default and bounds."""
+    its ``Setting``'s ``env`` (below), with its bounds."""
 
     EVENTS_TABLE = "EVENTS_TABLE"
     DOMAIN_TABLE = "DOMAIN_TABLE"

@@ -18,6 +18,7 @@ from typing import Any
 
 from spillway_cli.tokens import binding, bindings_json
 from tests.conftest import load_fixture
+from tests.support.environment import stack_with
 from tests.support.lambda_events import api_request
 
 TOKEN = "hostile-corpus-token-0123456789abcdef"
@@ -50,7 +51,7 @@ def ingest_environment() -> dict[str, str]:
         digest(PINNED_TOKEN): binding("emailbison", ["12"], [INSTANCE]),
         digest(INBOXXIA_TOKEN): binding("inboxxia", ["12"]),
     }
-    return {"INGEST_TOKEN_BINDINGS": bindings_json(bindings), "MAX_BODY_BYTES": str(MAX_BODY_BYTES)}
+    return stack_with({"INGEST_TOKEN_BINDINGS": bindings_json(bindings), "MAX_BODY_BYTES": str(MAX_BODY_BYTES)})
 
 
 @dataclass(frozen=True)

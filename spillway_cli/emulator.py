@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -34,12 +35,18 @@ class Emulator:
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"spillway-emulator-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
+        # ministack unpacks every Lambda worker it starts (about 66 MB each for these functions) into
+        # the temporary directory, and leaves them there when it is stopped: a day of test runs filled
+        # the disk. It gets a directory of its own, removed when it stops.
+        self.scratch_dir: Path | None = None
 
     def start(self, timeout_s: float = 60.0) -> Emulator:
         if not EMULATOR_BIN.exists():
             raise RuntimeError(f"{EMULATOR_BIN} is missing: run `make setup`")
+        self.scratch_dir = Path(tempfile.mkdtemp(prefix=f"spillway-emulator-{self.port}-"))
         env = {
             **os.environ,
+            "TMPDIR": str(self.scratch_dir),
             "GATEWAY_PORT": str(self.port),
             "MINISTACK_HOST": "127.0.0.1",
             "LAMBDA_EXECUTOR": "local",
@@ -52,6 +59,7 @@ class Emulator:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"the emulator exited early; see {self.log_path}")
             if self._healthy():
                 return self
@@ -75,6 +83,9 @@ class Emulator:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+        if self.scratch_dir is not None:
+            shutil.rmtree(self.scratch_dir, ignore_errors=True)
+            self.scratch_dir = None
 
     def __enter__(self) -> Emulator:
         return self.start()

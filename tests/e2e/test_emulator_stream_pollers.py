@@ -144,3 +144,27 @@ def test_a_mapping_runs_up_to_its_parallelization_factor_batches_at_once(emulato
     _put(emulator, table, second, partner=first, lane="bulk")
 
     assert (_result(tmp_path, first), _result(tmp_path, second)) == ("met", "met")
+
+
+def test_the_emulator_keeps_its_lambda_workers_in_its_own_directory_and_removes_it_when_stopped() -> None:
+    """ministack unpacks each Lambda worker into the temporary directory and leaves it there when
+    stopped (about 66 MB per worker of the stack's functions); stopping the emulator removes them."""
+    with Emulator() as running:
+        scratch = running.scratch_dir
+        assert scratch is not None
+        lambda_client = _client(running, "lambda")
+        lambda_client.create_function(
+            FunctionName="scratch-probe",
+            Runtime="python3.12",
+            Handler="meet.handler",
+            Code={"ZipFile": _zip()},
+            Role="arn:aws:iam::000000000000:role/meet",
+            Environment={"Variables": {"MEET_DIR": str(scratch), "WAIT_SECONDS": "0"}},
+        )
+        answer = lambda_client.invoke(FunctionName="scratch-probe", Payload=json.dumps({"Records": []}))
+        assert answer["StatusCode"] == 200
+        workers = list(scratch.glob("ministack-lambda-scratch-probe-*"))
+        assert workers, sorted(path.name for path in scratch.iterdir())  # the worker was unpacked here
+
+    assert not scratch.exists()
+    assert running.scratch_dir is None

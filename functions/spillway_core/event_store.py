@@ -3,11 +3,11 @@
 An event is two items, so that no write after the ingest's pays for the payload:
 
 - the **event record**, at the dedupe key, written once by the ingest's single conditional put: the
-  metadata, the normalised event and the raw body. A live record carries ``intake`` = PENDING (its
-  INSERT is what the processor's stream filter passes) and an entry in an intake shard of the sweep
-  index; an IGNORED record carries ``status`` = IGNORED and nothing else to do. It is never updated:
-  DynamoDB bills an update by the larger of the item's images, so every claim, outcome, retry, wake
-  or replay of a 40 KB reply would pay for 40 KB.
+  metadata, and the normalised event with the raw body in one zlib stream (``bodyZlib``). A live
+  record carries ``intake`` = PENDING (its INSERT is what the processor's stream filter passes) and
+  an entry in an intake shard of the sweep index; an IGNORED record carries ``status`` = IGNORED
+  and nothing else to do. It is never updated: DynamoDB bills an update by the larger of the item's
+  images, so every claim, outcome, retry, wake or replay of a 40 KB reply would pay for 40 KB.
 - the **lifecycle item**, at ``STATE#<dedupe key>`` (``spillway_core.lifecycle``), a few hundred
   bytes whatever the payload: status, lease, attempts, due time, error and alert flags, and the small
   metadata a listing shows. The processor's claim creates it; the sweeper creates it as PENDING for
@@ -32,10 +32,13 @@ from spillway_core.lifecycle import checkpoint_key, dedupe_key_of, intake_shards
 from spillway_core.status import STATUS_INDEX, SWEEP_INDEX, EventStatus
 from spillway_core.status import EventAttr as A
 
-# DynamoDB items are limited to 400 KB. The raw body is kept verbatim when small, zlib-compressed
-# when that fits, and otherwise dropped with a flag (the normalised fields are always kept).
-RAW_INLINE_LIMIT = 1024  # small: compressing it would save less than it costs to read
-RAW_COMPRESSED_LIMIT = 300 * 1024
+# DynamoDB items are limited to 400 KB, and the ingest's put is billed per KB of the record. The
+# normalised event and the raw body are compressed as one stream: the normalised fields repeat the
+# body's ids, subject and addresses, so together they take 300-570 bytes less than apart (a write unit
+# for most EMAIL_SENTs, bench/results/cost.md). A raw body that cannot fit is dropped with a flag; the
+# normalised event is always kept.
+BODY_COMPRESSED_LIMIT = 300 * 1024
+_BODY_SEPARATOR = b"\n"  # the normalised JSON is compact: a newline inside it is escaped
 # The event record's budget: DynamoDB's 400 KB item limit, less a margin for attribute overheads.
 ITEM_BUDGET_BYTES = 390 * 1024
 # Errors that retrying can never fix: the ingest answers 4xx and logs a bug signal. Everything else
@@ -47,7 +50,8 @@ _RECORD_ATTRIBUTES = (
     A.PROVIDER,
     A.EVENT_TYPE,
     A.RECEIVED_AT,
-    A.NORMALISED,
+    A.BODY_ZLIB,
+    A.NORMALISED,  # records written before bodyZlib
     A.MAX_ATTEMPTS,
     A.EXPIRES_AT,
     A.LANE,
@@ -104,7 +108,7 @@ class EventRecord:
             provider=item[A.PROVIDER]["S"],
             event_type=item[A.EVENT_TYPE]["S"],
             received_at_ms=int(item[A.RECEIVED_AT]["N"]),
-            normalised_json=item[A.NORMALISED]["S"],
+            normalised_json=stored_normalised_json(item),
             max_attempts=int(item[A.MAX_ATTEMPTS]["N"]),
             expires_at_s=int(item[A.EXPIRES_AT]["N"]),
             lane=item[A.LANE]["S"],
@@ -232,14 +236,43 @@ def _aws_errors(*, rejections: bool = False) -> Iterator[None]:
         raise StoreUnavailable(type(exc).__name__) from exc
 
 
-def raw_body_attributes(raw_body: bytes, room_bytes: int = RAW_COMPRESSED_LIMIT) -> dict[str, Any]:
-    """The raw body as attributes that take at most ``room_bytes`` (a flag when it cannot fit)."""
-    if len(raw_body) <= RAW_INLINE_LIMIT and len(raw_body) + len(A.RAW) <= room_bytes:
-        return {A.RAW: {"S": raw_body.decode("utf-8", errors="replace")}}
-    compressed = zlib.compress(raw_body, 6)
-    if len(compressed) <= RAW_COMPRESSED_LIMIT and len(compressed) + len(A.RAW_ZLIB) <= room_bytes:
-        return {A.RAW_ZLIB: {"B": compressed}}
-    return {A.RAW_TRIMMED: {"BOOL": True}}
+def body_attributes(normalised_json: str, raw_body: bytes, room_bytes: int = BODY_COMPRESSED_LIMIT) -> dict[str, Any]:
+    """The normalised event and the raw body as one compressed attribute of at most ``room_bytes``;
+    when both cannot fit, the normalised event alone and a flag.
+
+    EventTooLarge when the normalised event would not fit uncompressed: its fields become domain
+    items, which DynamoDB limits by their plain size, so an event accepted is one that can succeed."""
+    normalised = normalised_json.encode()
+    if _BODY_SEPARATOR in normalised:
+        raise ValueError("the normalised event's JSON must be compact (it is followed by a newline)")
+    if len(A.BODY_ZLIB) + len(normalised) + len(A.RAW_TRIMMED) + 1 > room_bytes:
+        raise EventTooLarge(f"the event's normalised fields exceed {ITEM_BUDGET_BYTES} bytes")
+    both = zlib.compress(normalised + _BODY_SEPARATOR + raw_body, 6)
+    if len(both) <= BODY_COMPRESSED_LIMIT and len(A.BODY_ZLIB) + len(both) <= room_bytes:
+        return {A.BODY_ZLIB: {"B": both}}
+    return {A.BODY_ZLIB: {"B": zlib.compress(normalised, 6)}, A.RAW_TRIMMED: {"BOOL": True}}
+
+
+def _stored_body(item: dict[str, Any]) -> tuple[str, bytes | None] | None:
+    """The record's normalised event JSON and raw body (None when trimmed), in either layout."""
+    if A.BODY_ZLIB in item:
+        normalised, separator, raw = zlib.decompress(item[A.BODY_ZLIB]["B"]).partition(_BODY_SEPARATOR)
+        return normalised.decode(), (raw if separator else None)
+    if A.NORMALISED not in item:
+        return None
+    if A.RAW in item:
+        return item[A.NORMALISED]["S"], str(item[A.RAW]["S"]).encode()
+    if A.RAW_ZLIB in item:
+        return item[A.NORMALISED]["S"], zlib.decompress(item[A.RAW_ZLIB]["B"])
+    return item[A.NORMALISED]["S"], None
+
+
+def stored_normalised_json(item: dict[str, Any]) -> str:
+    """An event record's normalised event, as JSON (KeyError if the item has none)."""
+    body = _stored_body(item)
+    if body is None:
+        raise KeyError(A.BODY_ZLIB)
+    return body[0]
 
 
 def item_bytes(item: dict[str, Any]) -> int:
@@ -258,11 +291,9 @@ def item_bytes(item: dict[str, Any]) -> int:
 
 
 def decode_raw_body(item: dict[str, Any]) -> bytes | None:
-    if A.RAW in item:
-        return str(item[A.RAW]["S"]).encode()
-    if A.RAW_ZLIB in item:
-        return zlib.decompress(item[A.RAW_ZLIB]["B"])
-    return None
+    """An event record's raw body as received; None when it was too large to keep (or expired)."""
+    body = _stored_body(item)
+    return body[1] if body else None
 
 
 def event_view(dedupe_key: str, record: dict[str, Any] | None, lifecycle: dict[str, Any] | None) -> dict[str, Any]:
@@ -515,7 +546,6 @@ class EventStore:
             A.EVENT_TYPE: {"S": event.event_type},
             A.RECEIVED_AT: {"N": str(event.received_at_ms)},
             A.MAX_ATTEMPTS: {"N": str(event.max_attempts)},
-            A.NORMALISED: {"S": event.normalised_json},
             A.EXPIRES_AT: {"N": str(event.expires_at_s)},
         }
         if event.status == EventStatus.PENDING:
@@ -531,10 +561,7 @@ class EventStore:
         if event.lane is not None:
             item[A.LANE] = {"S": event.lane}
         # The size budget is checked before the write: an item DynamoDB would refuse is not a 503.
-        room = ITEM_BUDGET_BYTES - item_bytes(item) - len(A.RAW_TRIMMED) - 1
-        if room < 0:
-            raise EventTooLarge(f"the event's normalised fields exceed {ITEM_BUDGET_BYTES} bytes")
-        item.update(raw_body_attributes(event.raw_body, room))
+        item.update(body_attributes(event.normalised_json, event.raw_body, ITEM_BUDGET_BYTES - item_bytes(item)))
         try:
             with _aws_errors(rejections=True):
                 self._ddb.put_item(

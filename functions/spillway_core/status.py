@@ -36,10 +36,12 @@ class EventAttr:
     SWEEP_SHARD = "sweepShard"
     DUE_AT = "dueAt"  # epoch ms: when the sweeper should look at it if nothing else did
     WAKES = "wakes"
+    BODY_ZLIB = "bodyZlib"  # zlib of the normalised event's JSON, a newline, and the raw body
+    RAW_TRIMMED = "rawTrimmed"  # true when the raw body was too large to keep
+    # The event record's body as written before bodyZlib: read until those records' retention ends.
     NORMALISED = "normalised"  # JSON of the normalised event
     RAW = "raw"  # raw body, when small
     RAW_ZLIB = "rawZlib"  # zlib-compressed raw body, when large
-    RAW_TRIMMED = "rawTrimmed"  # true when the raw body was too large to keep
     ALERT_PENDING = "alertPending"  # FAILED, alert not yet confirmed published (the sweeper retries)
     LAST_ERROR = "lastError"
     ERROR_CLASS = "errorClass"

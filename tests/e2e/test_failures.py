@@ -16,6 +16,7 @@ import pytest
 
 from infra import config as names
 from spillway_cli.target import stack_config
+from spillway_core.event_store import body_attributes
 from spillway_core.lanes import lane_of
 from spillway_core.lifecycle import intake_shard, lifecycle_key, sweep_shard
 from tests.conftest import load_fixture
@@ -66,7 +67,7 @@ def put_event(deployed: Deployed, key: str, status: str, normalised: str, due_ms
         "sweepShard": {"S": intake_shard(key, lane, config.sweep_shards)},
         "dueAt": {"N": str(now + config.pending_grace_seconds * 1000)},
         "expiresAt": {"N": str(now // 1000 + 86_400)},
-        "normalised": {"S": normalised},
+        **body_attributes(normalised, b"{}"),
     }
     client = deployed.target.client("dynamodb")
     client.put_item(TableName=deployed.target.events_table, Item=lifecycle)

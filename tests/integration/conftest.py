@@ -20,7 +20,7 @@ from tests.support.environment import STACK
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, create_tables, event_item, recreate_tables
 
 # Written once, by the ingest, into the event record (spillway_core.event_store).
-RECORD_ATTRIBUTES = frozenset({"normalised", "raw", "rawZlib", "rawTrimmed"})
+RECORD_ATTRIBUTES = frozenset({"bodyZlib", "rawTrimmed", "normalised", "raw", "rawZlib"})
 
 TOKEN = "integration-token-0123456789abcdef"
 

@@ -22,7 +22,7 @@ from moto import mock_aws
 
 from tests.support.faults import FAULT_KINDS, SWEEP_PERIOD_MS, FaultPlan, FaultyWorld, RunReport
 from tests.support.scenario import EVENTS
-from tests.support.tables import EVENTS_TABLE_NAME, recreate_tables
+from tests.support.tables import recreate_tables, replace_normalised
 
 MAX_CALL_INDEX = 8  # a fault-free event makes 4 calls; failures and repairs make a few more
 
@@ -42,12 +42,7 @@ def run(dynamodb: Any, names: list[str], plan: FaultPlan, **options: Any) -> Run
     for name in options.get("post_again", []):
         world.ingest(EVENTS[name])
     for key, document in options.get("poison", {}).items():
-        dynamodb.update_item(
-            TableName=EVENTS_TABLE_NAME,
-            Key={"pk": {"S": keys[key]}},
-            UpdateExpression="SET normalised = :bad",
-            ExpressionAttributeValues={":bad": {"S": document}},
-        )
+        replace_normalised(dynamodb, keys[key], document)
     if options.get("overlapping_sweep"):
         world.run_sweeper(overlapping=True)
     return world.run_to_quiescence()

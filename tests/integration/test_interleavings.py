@@ -22,7 +22,7 @@ from moto import mock_aws
 from tests.support.faults import FAULT_KINDS, FaultPlan
 from tests.support.interleave import Actor, Chooser, Outcome, World, explore, random_chooser, sequential
 from tests.support.scenario import EVENTS
-from tests.support.tables import EVENTS_TABLE_NAME
+from tests.support.tables import replace_normalised
 
 LEASE_MS = 45_000  # the processor's default lease (ProcessorSettings.lease_seconds)
 ALERT_RETRY_MS = 60_000
@@ -47,14 +47,7 @@ def without_lead(name: str) -> dict[str, Any]:
 
 def poison(world: World, key: str, document: str = "{}") -> str:
     """Replaces the stored event with one the processor can never plan; returns the original."""
-    original = world.event(key)["normalised"]["S"]
-    world.dynamodb.update_item(
-        TableName=EVENTS_TABLE_NAME,
-        Key={"pk": {"S": key}},
-        UpdateExpression="SET normalised = :bad",
-        ExpressionAttributeValues={":bad": {"S": document}},
-    )
-    return str(original)
+    return replace_normalised(world.dynamodb, key, document)
 
 
 def run(dynamodb: Any, scenario: Scenario, choose: Chooser, plan: FaultPlan | None = None) -> Outcome:
@@ -154,12 +147,7 @@ def test_a_worker_the_sweeper_and_a_replay_on_one_failed_event(dynamodb: Any) ->
         world.process_quietly(key)
         world.sns.down = False
         assert world.status(key) == "FAILED" and "alertPending" in world.event(key)
-        world.dynamodb.update_item(  # the fix
-            TableName=EVENTS_TABLE_NAME,
-            Key={"pk": {"S": key}},
-            UpdateExpression="SET normalised = :good",
-            ExpressionAttributeValues={":good": {"S": original}},
-        )
+        replace_normalised(world.dynamodb, key, original)  # the fix
         return [
             world.replay("replay", key),
             world.sweeper("sweeper", after_ms=ALERT_RETRY_MS + 1),

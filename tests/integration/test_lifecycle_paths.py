@@ -22,7 +22,7 @@ from tests.support.faults import FaultPlan, FaultyClient, Killed
 from tests.support.interleave import RecordingSns, World, scripted, sequential
 from tests.support.pipeline import InProcessPipeline, processor_deps
 from tests.support.scenario import EVENTS
-from tests.support.tables import EVENTS_TABLE_NAME, event_item
+from tests.support.tables import EVENTS_TABLE_NAME, event_item, replace_normalised
 
 # A sweep's steps before it repairs an interactive event: its intake and lifecycle queries (the reads
 # and writes of its own bookkeeping, watermarks, probes and checkpoints, are not scheduling points).
@@ -72,12 +72,7 @@ class Lifecycle:
         return sweep(self.deps.events, self.alerts, self.sweeper_settings, now_ms)
 
     def poison(self, key: str) -> None:
-        self.dynamodb.update_item(
-            TableName=EVENTS_TABLE_NAME,
-            Key={"pk": {"S": key}},
-            UpdateExpression="SET normalised = :bad",
-            ExpressionAttributeValues={":bad": {"S": "{}"}},
-        )
+        replace_normalised(self.dynamodb, key, "{}")
 
     def alerted_keys(self) -> list[str]:
         return [json.loads(m["Message"])["dedupe_key"] for m in self.sns.published]

@@ -5,16 +5,19 @@ from __future__ import annotations
 import copy
 import json
 import shlex
+import zlib
 from typing import Any
 
 import ingest.handler
 import processor.handler
+from spillway_core.event_store import stored_normalised_json
 from spillway_core.keys import Tenant, lead_pk, message_pk
 from tests.conftest import load_fixture
 from tests.integration.conftest import TOKEN, Aws
 from tests.support.keys import key_of
 from tests.support.lambda_events import FakeContext, api_request, stream_event, stream_record
 from tests.support.scenario import EVENTS
+from tests.support.tables import EVENTS_TABLE_NAME, replace_normalised
 
 KEY = key_of(load_fixture("email_sent.json"))
 
@@ -64,6 +67,33 @@ def test_email_sent_effect_is_applied_and_event_succeeds(aws: Aws, email_sent: d
     [follow_up] = domain["FOLLOWUP#NO_RESPONSE"]
     assert follow_up["state"]["S"] == "ACTIVE"
     assert domain["CAMPAIGN"][0]["name"]["S"] == "Q4 SDR hiring"
+
+
+def test_a_record_stored_before_the_one_compressed_stream_is_still_processed(
+    aws: Aws, email_sent: dict[str, Any]
+) -> None:
+    """Records written by the ingest before a deploy (normalised JSON and raw body apart) are read by
+    the new processor for as long as they are kept."""
+    key = ingest_event(email_sent)
+    stored = aws.event_item(key)
+    assert stored is not None
+    aws.dynamodb.update_item(
+        TableName=EVENTS_TABLE_NAME,
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET normalised = :normalised, rawZlib = :raw REMOVE bodyZlib",
+        ExpressionAttributeValues={
+            ":normalised": {"S": stored_normalised_json(stored)},
+            ":raw": {"B": zlib.compress(json.dumps(email_sent).encode())},
+        },
+    )
+
+    response = process(record_for(aws, key))
+
+    assert response == {"batchItemFailures": []}
+    event = aws.event_item(key)
+    assert event is not None and event["status"]["S"] == "SUCCEEDED"
+    assert "bodyZlib" not in event
+    assert len(domain_by_sk(aws)["MESSAGE"]) == 1
 
 
 def test_duplicate_delivery_gives_one_message_one_increment_one_follow_up(aws: Aws, email_sent: dict[str, Any]) -> None:
@@ -188,7 +218,7 @@ def test_transient_domain_failure_goes_to_retry_wait_with_backoff(
 
 def test_poison_event_fails_with_one_safe_alert(aws: Aws, email_sent: dict[str, Any]) -> None:
     key = ingest_event(email_sent)
-    aws.update_event(key, "SET normalised = :bad", bad='{"provider": "emailbison", "unexpected": "jane@x.example"}')
+    replace_normalised(aws.dynamodb, key, '{"provider": "emailbison", "unexpected": "jane@x.example"}')
     record = record_for(aws, key)
 
     process(record)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench.tables import DOMAIN_TABLE, DOMAIN_TABLE_NAME, EVENTS_TABLE, EVENTS_TABLE_NAME, create_tables
-from spillway_core.event_store import EventStore, event_views
+from spillway_core.event_store import EventStore, body_attributes, decode_raw_body, event_views, stored_normalised_json
 
 __all__ = ["DOMAIN_TABLE", "DOMAIN_TABLE_NAME", "EVENTS_TABLE", "EVENTS_TABLE_NAME", "create_tables"]
 
@@ -58,3 +58,17 @@ def scan_events(dynamodb: Any, table: str = EVENTS_TABLE_NAME) -> dict[str, dict
 def event_item(dynamodb: Any, key: str, table: str = EVENTS_TABLE_NAME) -> dict[str, Any] | None:
     """One event as one item (consistent reads), or None."""
     return EventStore(dynamodb, table).get(key)
+
+
+def replace_normalised(dynamodb: Any, key: str, document: str, table: str = EVENTS_TABLE_NAME) -> str:
+    """Replaces the normalised event stored in ``key``'s event record (its raw body kept), as a test
+    that plants a poison event or its fix needs; returns the one it replaced."""
+    record = dynamodb.get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)["Item"]
+    body = body_attributes(document, decode_raw_body(record) or b"")
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": key}},
+        UpdateExpression="SET bodyZlib = :body REMOVE rawTrimmed",
+        ExpressionAttributeValues={":body": body["bodyZlib"]},
+    )
+    return stored_normalised_json(record)

@@ -6,6 +6,7 @@ It lives outside tests/ because the benchmarks use it too (nothing outside tests
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib
 import json
@@ -79,7 +80,20 @@ def api_request(
     }
 
 
+def as_lambda_json(value: Any) -> Any:
+    """An item (in DynamoDB's typed form, as botocore gives it) as a stream record delivered to Lambda
+    carries it: JSON, so binary values are base64-encoded."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {key: as_lambda_json(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [as_lambda_json(inner) for inner in value]
+    return value
+
+
 def stream_record(new_image: dict[str, Any], event_name: str = "INSERT", sequence: int = 1) -> dict[str, Any]:
+    new_image = as_lambda_json(new_image)
     return {
         "eventID": str(uuid.uuid4()),
         "eventName": event_name,

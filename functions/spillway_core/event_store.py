@@ -16,6 +16,7 @@ An event is two items, so that no write after the ingest's pays for the payload:
 
 from __future__ import annotations
 
+import base64
 import re
 import zlib
 from collections import Counter
@@ -256,15 +257,23 @@ def body_attributes(normalised_json: str, raw_body: bytes, room_bytes: int = BOD
 def _stored_body(item: dict[str, Any]) -> tuple[str, bytes | None] | None:
     """The record's normalised event JSON and raw body (None when trimmed), in either layout."""
     if A.BODY_ZLIB in item:
-        normalised, separator, raw = zlib.decompress(item[A.BODY_ZLIB]["B"]).partition(_BODY_SEPARATOR)
+        body = zlib.decompress(_binary(item[A.BODY_ZLIB]))
+        normalised, separator, raw = body.partition(_BODY_SEPARATOR)
         return normalised.decode(), (raw if separator else None)
     if A.NORMALISED not in item:
         return None
     if A.RAW in item:
         return item[A.NORMALISED]["S"], str(item[A.RAW]["S"]).encode()
     if A.RAW_ZLIB in item:
-        return item[A.NORMALISED]["S"], zlib.decompress(item[A.RAW_ZLIB]["B"])
+        return item[A.NORMALISED]["S"], zlib.decompress(_binary(item[A.RAW_ZLIB]))
     return item[A.NORMALISED]["S"], None
+
+
+def _binary(value: dict[str, Any]) -> bytes:
+    """A binary attribute's bytes: botocore gives bytes, and a stream record delivered to Lambda
+    (JSON) gives them base64-encoded."""
+    content = value["B"]
+    return base64.b64decode(content) if isinstance(content, str) else bytes(content)
 
 
 def stored_normalised_json(item: dict[str, Any]) -> str:

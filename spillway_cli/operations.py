@@ -102,7 +102,8 @@ def replay(
 ) -> ReplaySummary:
     """Send events back through the processor: status -> PENDING in the shard the deployed sweeper
     watches, within the retention the event got at ingest. A SUCCEEDED event (only when asked)
-    changes nothing in the domain: its effect marker makes the processor skip the effect."""
+    changes nothing in the domain: its effect marker (or the message it created) makes the processor
+    skip the effect."""
     settings = settings or deployed_settings(target)
     store = event_store(target)
     allowed = REPLAYABLE if include_succeeded else (EventStatus.FAILED,)

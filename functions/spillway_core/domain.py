@@ -89,6 +89,7 @@ class Message(TypedDict, total=False):
     sk: str
     leadPk: str
     version: int
+    createdBy: str  # the dedupe key of the event whose effect created it: that event's effect marker
 
 
 class FollowUp(TypedDict, total=False):

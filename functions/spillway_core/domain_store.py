@@ -18,6 +18,12 @@ so a redelivered event cancels the whole transaction and changes nothing; the le
 are written with a condition on the version read, so concurrent events never lose each other's
 updates (the loser re-reads and folds again).
 
+An event whose effect creates its message needs no marker item: the new message, put with
+``attribute_not_exists``, carries ``createdBy`` = the event's dedupe key, in the same atomic write
+as the rest of the effect. The message exists exactly when that write committed, and ``createdBy``
+never changes after, so it says "applied" as the marker would, for 2 write units less (a marker put
+in a transaction is 2). A message is never deleted and outlives a marker, which expires.
+
 Writes pay only for change: an item the event would leave as it is (the campaign, the follow-up, a
 message, a lead, apart from bookkeeping) is not written, and when only the marker is left it is one
 conditional ``PutItem`` instead of a transaction (1 write unit, not 2).
@@ -152,15 +158,20 @@ class DomainStore:
         if pending:
             raise RetryableProcessingError("read snapshot: keys left unprocessed")
         # The items as the domain types them: what this store wrote from them (fold_lead, merge_message).
+        message = cast(Message | None, found.get(plan.message.pk) if plan.message else None)
         return Snapshot(
-            applied=found[effect_marker_pk(plan.dedupe_key)] is not None,
+            applied=found[effect_marker_pk(plan.dedupe_key)] is not None
+            or (message is not None and message.get("createdBy") == plan.dedupe_key),
             lead=cast(Lead | None, found.get(plan.lead_pk) if plan.lead_pk else None),
-            message=cast(Message | None, found.get(plan.message.pk) if plan.message else None),
+            message=message,
             campaign=found.get(campaign_pk(plan.tenant, plan.campaign[0])) if plan.campaign else None,
         )
 
     def apply(self, plan: EffectPlan, snapshot: Snapshot, now_ms: int) -> None:
-        """Writes the event's effect atomically. Raises AlreadyApplied or ConcurrentChange."""
+        """Writes the event's effect atomically. Raises AlreadyApplied or ConcurrentChange.
+
+        ``snapshot`` must not be applied (``read_snapshot``): a message it lacks is created by this
+        event, and is then its marker."""
         table = self._table
         marker = {
             "pk": effect_marker_pk(plan.dedupe_key),
@@ -192,17 +203,27 @@ class DomainStore:
             )
         if plan.campaign:
             writes += self._campaign_writes(plan, snapshot)
+        if plan.message and snapshot.message is None:
+            # The new message is the marker: its attribute_not_exists fails if anyone created it
+            # since the read, this event included (a concurrent worker); the re-read tells which.
+            if len(writes) == 1:  # the message alone: a plain conditional put, 1 write unit, not 2
+                self._put(writes[0]["Put"], ConcurrentChange, "put message")
+            else:
+                self._transact(writes, marker_first=False)
+            return
         if not writes:
             # Nothing but the marker: no other item to keep atomic with it, so a plain conditional put.
-            self._put_marker(marker_put)
+            self._put(marker_put, AlreadyApplied, "put marker")
             return
-        self._transact([{"Put": marker_put}, *writes])
+        self._transact([{"Put": marker_put}, *writes], marker_first=True)
 
     def _message_writes(self, plan: EffectPlan, snapshot: Snapshot) -> list[dict[str, Any]]:
         assert plan.message is not None
         stored = snapshot.message
         message = merge_message(stored, plan.message)
         message |= {"pk": plan.message.pk, "sk": "MESSAGE", "version": int((stored or {}).get("version", 0)) + 1}
+        if stored is None:
+            message["createdBy"] = plan.dedupe_key
         if plan.lead_pk:
             message["leadPk"] = plan.lead_pk
         if _same(stored, message):
@@ -255,25 +276,28 @@ class DomainStore:
             update["ExpressionAttributeNames"] = {"#name": "name"}
         return [{"Update": update}]
 
-    def _put_marker(self, put: dict[str, Any]) -> None:
+    def _put(self, put: dict[str, Any], condition_failed: type[Exception], what: str) -> None:
+        """One conditional put; its failed condition raises ``condition_failed``."""
         try:
             self._ddb.put_item(**put)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
-                raise AlreadyApplied from exc
-            raise RetryableProcessingError(f"put marker: {code}") from exc
+                raise condition_failed from exc
+            raise RetryableProcessingError(f"{what}: {code}") from exc
         except BotoCoreError as exc:
-            raise RetryableProcessingError(f"put marker: {type(exc).__name__}") from exc
+            raise RetryableProcessingError(f"{what}: {type(exc).__name__}") from exc
 
-    def _transact(self, writes: list[dict[str, Any]]) -> None:
+    def _transact(self, writes: list[dict[str, Any]], marker_first: bool) -> None:
+        """One atomic write; with ``marker_first``, a failed condition on the first item (the marker)
+        means the effect is already applied."""
         try:
             self._ddb.transact_write_items(TransactItems=writes)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "TransactionCanceledException":
                 reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
+                if marker_first and reasons and reasons[0] == "ConditionalCheckFailed":
                     raise AlreadyApplied from exc
                 if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
                     raise ConcurrentChange from exc

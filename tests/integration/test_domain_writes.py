@@ -11,7 +11,8 @@ import boto3
 import pytest
 
 from spillway_core.domain import FOLLOW_UP_SK
-from tests.support.pipeline import InProcessPipeline
+from spillway_core.keys import effect_marker_pk
+from tests.support.pipeline import APPLIED, InProcessPipeline
 from tests.support.scenario import EVENTS
 from tests.support.tables import DOMAIN_TABLE_NAME, recreate_tables
 
@@ -62,14 +63,46 @@ def test_a_second_send_writes_neither_the_campaign_nor_the_unchanged_follow_up(
 ) -> None:
     pipeline, calls = world
     run(pipeline, calls, EVENTS["sent_a"])
-    assert sorted(calls.kinds()) == sorted(["EFFECT", "MESSAGE", "LEAD", FOLLOW_UP_SK, "CAMPAIGN"])
+    assert sorted(calls.kinds()) == sorted(["MESSAGE", "LEAD", FOLLOW_UP_SK, "CAMPAIGN"])
     run(pipeline, calls, EVENTS["sent_b"])
     # Same lead, same campaign, the sequence still ACTIVE since the first send: only what changed.
-    assert sorted(calls.kinds()) == sorted(["EFFECT", "MESSAGE", "LEAD"])
+    assert sorted(calls.kinds()) == sorted(["MESSAGE", "LEAD"])
     # One consistent batch read, not a transactional one.
     reads = [(n, p) for n, p in calls.calls if n not in {"TransactWriteItems", "PutItem"}]
     assert [n for n, _ in reads] == ["BatchGetItem"]
     assert reads[0][1]["RequestItems"][DOMAIN_TABLE_NAME]["ConsistentRead"] is True
+
+
+def test_an_event_that_creates_its_message_is_marked_applied_by_it_and_not_applied_twice(
+    world: tuple[InProcessPipeline, DomainCalls],
+) -> None:
+    """No marker item: the message it creates carries its dedupe key, in the same atomic write."""
+    pipeline, calls = world
+    status, body = pipeline.post(EVENTS["sent_a"])
+    assert status == 200
+    key = body["id"]
+    assert pipeline.process(key) == "succeeded"
+    pipeline.crash_after_effect(key)  # as if the worker had died after the effect, before its outcome
+    message_pk = next(pk for pk, sk in calls.written() if sk == "MESSAGE")
+    assert "EFFECT" not in calls.kinds()
+    stored = pipeline.dynamodb.get_item(
+        TableName=DOMAIN_TABLE_NAME, Key={"pk": {"S": message_pk}, "sk": {"S": "MESSAGE"}}
+    )
+    assert stored["Item"]["createdBy"] == {"S": key}
+    state = pipeline.domain_state()
+
+    calls.calls.clear()
+    assert pipeline.process(key) == "succeeded_already_applied"  # the retry after the crash
+
+    assert calls.written() == []
+    assert pipeline.domain_state() == state
+    assert state[APPLIED] == {"keys": [key]}
+    # A later event that only updates the message leaves its creator as it was.
+    run(pipeline, calls, EVENTS["open_a1"])
+    stored = pipeline.dynamodb.get_item(
+        TableName=DOMAIN_TABLE_NAME, Key={"pk": {"S": message_pk}, "sk": {"S": "MESSAGE"}}
+    )
+    assert stored["Item"]["createdBy"] == {"S": key}
 
 
 def test_the_follow_up_is_written_again_when_it_changes(world: tuple[InProcessPipeline, DomainCalls]) -> None:
@@ -105,7 +138,10 @@ def test_an_event_that_changes_nothing_writes_only_its_marker_once(
     run(pipeline, calls, again)
     assert [name for name, _ in calls.calls if name != "BatchGetItem"] == ["PutItem"]
     assert calls.kinds() == ["EFFECT"]
-    assert pipeline.domain_state().keys() - state.keys() == {next(iter(calls.written()))}
+    after = pipeline.domain_state()
+    assert after.keys() == state.keys()  # no domain item appeared: only the marker was written
+    [new] = set(after[APPLIED]["keys"]) - set(state[APPLIED]["keys"])
+    assert calls.written() == [(effect_marker_pk(new), "EFFECT")]
     # The same event redelivered after its effect: the marker stops it, nothing is written.
     status, body = pipeline.post(again)
     assert status == 200

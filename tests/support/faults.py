@@ -91,10 +91,12 @@ class FaultyClient:
         return call
 
     def _targets_persistent(self, kwargs: dict[str, Any]) -> bool:
-        # The effect's write: a transaction led by the marker, or the marker's own put when it is all.
+        # The effect's write: a transaction led by the marker or by the message the event creates
+        # (``createdBy``), or that item's own put when it is all.
         put = kwargs.get("TransactItems", [{}])[0].get("Put", {}) if "TransactItems" in kwargs else kwargs
-        first = put.get("Item", {}).get("pk", {}).get("S", "")
-        return any(first == effect_marker_pk(key) for key in self._plan.persistent_for)
+        first = put.get("Item", {})
+        pk, creator = first.get("pk", {}).get("S", ""), first.get("createdBy", {}).get("S")
+        return any(pk == effect_marker_pk(key) or creator == key for key in self._plan.persistent_for)
 
 
 class CapturedPublisher(AlertPublisher):

@@ -41,7 +41,7 @@ from spillway_core.status import LIVE_STATUSES, EventStatus
 from sweeper.logic import sweep
 from tests.support.environment import stack_with
 from tests.support.faults import FaultPlan, FaultyClient, Killed
-from tests.support.pipeline import BOOKKEEPING, InProcessPipeline, processor_deps
+from tests.support.pipeline import InProcessPipeline, domain_view, processor_deps
 from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, moto_backend, recreate_tables
 
 START_MS = 1_795_000_000_000
@@ -223,11 +223,8 @@ class MotoView:
         return view if "status" in view else {}
 
     def domain(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Every domain item, without bookkeeping attributes (versions, wall-clock stamps)."""
-        return {
-            (item["pk"]["S"], item["sk"]["S"]): {k: v for k, v in item.items() if k not in BOOKKEEPING}
-            for item in self.items(DOMAIN_TABLE_NAME)
-        }
+        """Every domain item, as ``domain_view`` shows it."""
+        return domain_view(self.items(DOMAIN_TABLE_NAME))
 
 
 class RecordingSns:

@@ -29,6 +29,28 @@ from tests.support.tables import DOMAIN_TABLE_NAME, EVENTS_TABLE_NAME, scan_even
 TOKEN = "property-test-token"
 INBOXXIA_TOKEN = "property-test-token-inboxxia"
 BOOKKEEPING = frozenset({"version", "createdAt", "updatedAt", "appliedAt", "expiresAt"})
+# Which item says an event's effect is applied depends on arrival order: the message it created
+# (``createdBy``), or else its marker item. The state compares the set of applied events instead.
+APPLIED = ("APPLIED EFFECTS", "")
+
+
+def domain_view(items: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The domain items without bookkeeping (versions, wall-clock stamps, which item marks an effect
+    applied), and under ``APPLIED`` the dedupe keys of the events whose effect is applied."""
+    hidden = BOOKKEEPING | {"createdBy"}
+    state: dict[tuple[str, str], dict[str, Any]] = {}
+    applied: list[str] = []
+    for item in items:
+        if item["sk"]["S"] == "EFFECT":
+            applied.append(item["dedupeKey"]["S"])
+            continue
+        if "createdBy" in item:
+            applied.append(item["createdBy"]["S"])
+        state[(item["pk"]["S"], item["sk"]["S"])] = {k: v for k, v in item.items() if k not in hidden}
+    if applied:
+        assert len(applied) == len(set(applied)), sorted(applied)  # one mark per applied event
+        state[APPLIED] = {"keys": sorted(applied)}
+    return state
 
 
 @dataclass
@@ -108,10 +130,7 @@ class InProcessPipeline:
         return {key: view["status"]["S"] for key, view in scan_events(self.dynamodb).items()}
 
     def domain_state(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Every domain item, without bookkeeping attributes (versions, wall-clock stamps)."""
-        state: dict[tuple[str, str], dict[str, Any]] = {}
+        """Every domain item, as ``domain_view`` shows it."""
         paginator = self.dynamodb.get_paginator("scan")
-        for page in paginator.paginate(TableName=DOMAIN_TABLE_NAME, ConsistentRead=True):
-            for item in page["Items"]:
-                state[(item["pk"]["S"], item["sk"]["S"])] = {k: v for k, v in item.items() if k not in BOOKKEEPING}
-        return state
+        pages = paginator.paginate(TableName=DOMAIN_TABLE_NAME, ConsistentRead=True)
+        return domain_view([item for page in pages for item in page["Items"]])

@@ -52,10 +52,17 @@ class ScriptedClient:
 
 
 def sent_plan() -> EffectPlan:
-    """A send: with an empty snapshot it writes the marker, message, lead and more in one transaction."""
+    """A send: with an empty snapshot it creates the message (its mark), the lead and more in one
+    transaction; with its message already stored, its marker leads the transaction."""
     document = EVENTS["sent_a"]
     event = normalise("emailbison", parse_payload(document))
     return plan_effect(dedupe_key(event, document), event, NOW_MS)
+
+
+# The send's message as another event (an open that came first) created it: the send adds to it.
+MESSAGE_STORED = Snapshot(
+    applied=False, lead=None, message={"direction": "OUTBOUND", "kind": "CAMPAIGN", "version": 1, "createdBy": "x"}
+)
 
 
 def marker_only_plan() -> EffectPlan:
@@ -104,15 +111,81 @@ def cancelled(*reasons: str) -> ClientError:
 def test_a_refused_transaction_is_already_applied_a_concurrent_change_or_retryable(
     failure: Exception, raised: type[Exception], message: str
 ) -> None:
+    plan = sent_plan()
     client = ScriptedClient(failure)
 
     with pytest.raises(raised) as error:
-        DomainStore(client, TABLE).apply(sent_plan(), EMPTY, NOW_MS)
+        DomainStore(client, TABLE).apply(plan, MESSAGE_STORED, NOW_MS)
 
     assert str(error.value) == message
     [(name, call)] = client.calls
     assert name == "transact_write_items"
-    assert call["TransactItems"][0]["Put"]["ConditionExpression"] == "attribute_not_exists(pk)"
+    first = call["TransactItems"][0]["Put"]
+    assert (first["Item"]["pk"], first["ConditionExpression"]) == (
+        {"S": effect_marker_pk(plan.dedupe_key)},
+        "attribute_not_exists(pk)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised"),
+    [
+        # The message appeared since the read (another event, or this one on a second worker): the
+        # re-read tells which, so it is a concurrent change, never "already applied" on its own.
+        (cancelled("ConditionalCheckFailed", "None", "None"), ConcurrentChange),
+        (cancelled("None", "ConditionalCheckFailed", "None"), ConcurrentChange),
+        (cancelled("None", "ThrottlingError", "None"), RetryableProcessingError),
+    ],
+)
+def test_an_effect_that_creates_its_message_is_marked_by_it_and_a_refusal_is_a_concurrent_change(
+    failure: Exception, raised: type[Exception]
+) -> None:
+    plan = sent_plan()
+    client = ScriptedClient(failure)
+
+    with pytest.raises(raised):
+        DomainStore(client, TABLE).apply(plan, EMPTY, NOW_MS)
+
+    [(name, call)] = client.calls
+    assert name == "transact_write_items"
+    items = [write["Put"]["Item"] for write in call["TransactItems"] if "Put" in write]
+    assert all(item["sk"] != {"S": "EFFECT"} for item in items)  # no marker item
+    first = call["TransactItems"][0]["Put"]
+    assert first["Item"]["sk"] == {"S": "MESSAGE"}
+    assert first["Item"]["createdBy"] == {"S": plan.dedupe_key}
+    assert first["ConditionExpression"] == "attribute_not_exists(pk)"
+
+
+def message_only_plan() -> EffectPlan:
+    """An untracked reply from no known address: nothing to write but its new message."""
+    document = '{"provider": "emailbison", "event_type": "UNTRACKED_REPLY_RECEIVED", "reply_id": "9"}'
+    return plan_effect(
+        "emailbison::12:UNTRACKED_REPLY_RECEIVED:9", NormalisedEvent.model_validate_json(document), NOW_MS
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "raised", "message"),
+    [
+        (client_error("ConditionalCheckFailedException", "PutItem"), ConcurrentChange, ""),
+        (ClientError({}, "PutItem"), RetryableProcessingError, "put message: "),
+        (EndpointConnectionError(endpoint_url="x"), RetryableProcessingError, "put message: EndpointConnectionError"),
+    ],
+)
+def test_a_new_message_that_is_the_whole_effect_is_one_conditional_put(
+    failure: Exception, raised: type[Exception], message: str
+) -> None:
+    plan = message_only_plan()
+    assert plan.message is not None and plan.lead_pk is None and plan.campaign is None
+
+    client = ScriptedClient(failure)
+    with pytest.raises(raised) as error:
+        DomainStore(client, TABLE).apply(plan, EMPTY, NOW_MS)
+
+    assert str(error.value) == message
+    [(name, call)] = client.calls
+    assert (name, call["ConditionExpression"]) == ("put_item", "attribute_not_exists(pk)")
+    assert call["Item"]["createdBy"] == {"S": plan.dedupe_key}
 
 
 @pytest.mark.parametrize(
@@ -183,3 +256,19 @@ def test_keys_left_unprocessed_are_read_again_a_bounded_number_of_times() -> Non
     with pytest.raises(RetryableProcessingError, match=r"^read snapshot: keys left unprocessed$"):
         DomainStore(stuck, TABLE).read_snapshot(plan)
     assert len(stuck.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("creator", "applied"), [("self", True), ("emailbison::12:EMAIL_OPENED:7001", False), (None, False)]
+)
+def test_a_message_marks_the_effect_applied_only_for_the_event_that_created_it(
+    creator: str | None, applied: bool
+) -> None:
+    plan = sent_plan()
+    assert plan.message is not None
+    message = {"pk": {"S": plan.message.pk}, "sk": {"S": "MESSAGE"}, "version": {"N": "1"}}
+    if creator is not None:
+        message["createdBy"] = {"S": plan.dedupe_key if creator == "self" else creator}
+    client = ScriptedClient({"Responses": {TABLE: [message]}})
+
+    assert DomainStore(client, TABLE).read_snapshot(plan).applied is applied

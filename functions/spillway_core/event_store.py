@@ -35,7 +35,7 @@ from spillway_core.status import EventAttr as A
 
 # DynamoDB items are limited to 400 KB, and the ingest's put is billed per KB of the record. The
 # normalised event and the raw body are compressed as one stream: the normalised fields repeat the
-# body's ids, subject and addresses, so together they take 300-570 bytes less than apart (a write unit
+# body's ids, subject and addresses, so together they take 290-570 bytes less than apart (a write unit
 # for most EMAIL_SENTs, bench/results/cost.md). A raw body that cannot fit is dropped with a flag; the
 # normalised event is always kept.
 BODY_COMPRESSED_LIMIT = 300 * 1024

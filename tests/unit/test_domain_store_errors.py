@@ -214,8 +214,9 @@ def test_a_refused_marker_alone_is_already_applied_or_retryable(
     [(name, call)] = client.calls
     assert (name, call["TableName"], call["ConditionExpression"]) == ("put_item", TABLE, "attribute_not_exists(pk)")
     assert call["Item"]["pk"] == {"S": effect_marker_pk(plan.dedupe_key)}
-    # Which event it marks, kept longer than the events table keeps the event.
+    # Which event it marks and when, kept longer than the events table keeps the event.
     assert call["Item"]["dedupeKey"] == {"S": plan.dedupe_key}
+    assert call["Item"]["appliedAt"] == {"N": str(NOW_MS)}
     assert call["Item"]["expiresAt"] == {"N": str(NOW_MS // 1000 + MARKER_RETENTION_S)}
 
 

@@ -173,18 +173,6 @@ class DomainStore:
         ``snapshot`` must not be applied (``read_snapshot``): a message it lacks is created by this
         event, and is then its marker."""
         table = self._table
-        marker = {
-            "pk": effect_marker_pk(plan.dedupe_key),
-            "sk": "EFFECT",
-            "dedupeKey": plan.dedupe_key,
-            "appliedAt": now_ms,
-            "expiresAt": now_ms // 1000 + MARKER_RETENTION_S,
-        }
-        marker_put = {
-            "TableName": table,
-            "Item": to_dynamodb(marker),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
         writes: list[dict[str, Any]] = []
         if plan.message:
             writes += self._message_writes(plan, snapshot)
@@ -206,16 +194,32 @@ class DomainStore:
         if plan.message and snapshot.message is None:
             # The new message is the marker: its attribute_not_exists fails if anyone created it
             # since the read, this event included (a concurrent worker); the re-read tells which.
-            if len(writes) == 1:  # the message alone: a plain conditional put, 1 write unit, not 2
-                self._put(writes[0]["Put"], ConcurrentChange, "put message")
-            else:
-                self._transact(writes, marker_first=False)
-            return
-        if not writes:
-            # Nothing but the marker: no other item to keep atomic with it, so a plain conditional put.
-            self._put(marker_put, AlreadyApplied, "put marker")
-            return
-        self._transact([{"Put": marker_put}, *writes], marker_first=True)
+            self._commit(writes, ConcurrentChange, "put message")
+        else:
+            self._commit([{"Put": self._marker_put(plan, now_ms)}, *writes], AlreadyApplied, "put marker")
+
+    def _marker_put(self, plan: EffectPlan, now_ms: int) -> dict[str, Any]:
+        marker = {
+            "pk": effect_marker_pk(plan.dedupe_key),
+            "sk": "EFFECT",
+            "dedupeKey": plan.dedupe_key,
+            "appliedAt": now_ms,
+            "expiresAt": now_ms // 1000 + MARKER_RETENTION_S,
+        }
+        return {
+            "TableName": self._table,
+            "Item": to_dynamodb(marker),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    def _commit(self, writes: list[dict[str, Any]], first_refused: type[Exception], what: str) -> None:
+        """The effect's writes, atomically. A refused condition on the first (the marker, or the
+        message this event creates) raises ``first_refused``. One item alone, with nothing to keep
+        atomic with it, is a plain conditional put: 1 write unit, not a transaction's 2."""
+        if len(writes) == 1:
+            self._put(writes[0]["Put"], first_refused, what)
+        else:
+            self._transact(writes, first_refused)
 
     def _message_writes(self, plan: EffectPlan, snapshot: Snapshot) -> list[dict[str, Any]]:
         assert plan.message is not None
@@ -288,17 +292,17 @@ class DomainStore:
         except BotoCoreError as exc:
             raise RetryableProcessingError(f"{what}: {type(exc).__name__}") from exc
 
-    def _transact(self, writes: list[dict[str, Any]], marker_first: bool) -> None:
-        """One atomic write; with ``marker_first``, a failed condition on the first item (the marker)
-        means the effect is already applied."""
+    def _transact(self, writes: list[dict[str, Any]], first_refused: type[Exception]) -> None:
+        """One atomic write; a failed condition on the first item raises ``first_refused``, on any
+        other item (a version read) or a conflict ``ConcurrentChange``."""
         try:
             self._ddb.transact_write_items(TransactItems=writes)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "TransactionCanceledException":
                 reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
-                if marker_first and reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise AlreadyApplied from exc
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise first_refused from exc
                 if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
                     raise ConcurrentChange from exc
                 raise RetryableProcessingError(f"transaction cancelled: {reasons}") from exc

@@ -164,60 +164,60 @@ def message_only_plan() -> EffectPlan:
     )
 
 
-@pytest.mark.parametrize(
-    ("failure", "raised", "message"),
-    [
-        (client_error("ConditionalCheckFailedException", "PutItem"), ConcurrentChange, ""),
-        (ClientError({}, "PutItem"), RetryableProcessingError, "put message: "),
-        (EndpointConnectionError(endpoint_url="x"), RetryableProcessingError, "put message: EndpointConnectionError"),
-    ],
-)
-def test_a_new_message_that_is_the_whole_effect_is_one_conditional_put(
-    failure: Exception, raised: type[Exception], message: str
-) -> None:
+def single_item(kind: str) -> tuple[EffectPlan, dict[str, Any]]:
+    """An effect of one item, and what that item must hold: an unsubscribe without a lead address
+    (its marker, which says which event it marks and when, kept longer than the events table keeps
+    the event), or an untracked reply from no known address (its new message, marked by its creator)."""
+    if kind == "marker":
+        plan = marker_only_plan()
+        return plan, {
+            "pk": {"S": effect_marker_pk(plan.dedupe_key)},
+            "dedupeKey": {"S": plan.dedupe_key},
+            "appliedAt": {"N": str(NOW_MS)},
+            "expiresAt": {"N": str(NOW_MS // 1000 + MARKER_RETENTION_S)},
+        }
     plan = message_only_plan()
     assert plan.message is not None and plan.lead_pk is None and plan.campaign is None
-
-    client = ScriptedClient(failure)
-    with pytest.raises(raised) as error:
-        DomainStore(client, TABLE).apply(plan, EMPTY, NOW_MS)
-
-    assert str(error.value) == message
-    [(name, call)] = client.calls
-    assert (name, call["ConditionExpression"]) == ("put_item", "attribute_not_exists(pk)")
-    assert call["Item"]["createdBy"] == {"S": plan.dedupe_key}
+    return plan, {"pk": {"S": plan.message.pk}, "sk": {"S": "MESSAGE"}, "createdBy": {"S": plan.dedupe_key}}
 
 
 @pytest.mark.parametrize(
+    ("kind", "refused", "what"),
+    [("marker", AlreadyApplied, "put marker"), ("message", ConcurrentChange, "put message")],
+)
+@pytest.mark.parametrize(
     ("failure", "raised", "message"),
     [
-        (client_error("ConditionalCheckFailedException", "PutItem"), AlreadyApplied, ""),
+        (client_error("ConditionalCheckFailedException", "PutItem"), None, ""),  # None: the item's own refusal
         (
             client_error("ProvisionedThroughputExceededException", "PutItem"),
             RetryableProcessingError,
-            "put marker: ProvisionedThroughputExceededException",
+            "{what}: ProvisionedThroughputExceededException",
         ),
-        (ClientError({}, "PutItem"), RetryableProcessingError, "put marker: "),
-        (EndpointConnectionError(endpoint_url="x"), RetryableProcessingError, "put marker: EndpointConnectionError"),
+        (ClientError({}, "PutItem"), RetryableProcessingError, "{what}: "),
+        (EndpointConnectionError(endpoint_url="x"), RetryableProcessingError, "{what}: EndpointConnectionError"),
     ],
 )
-def test_a_refused_marker_alone_is_already_applied_or_retryable(
-    failure: Exception, raised: type[Exception], message: str
+def test_an_effect_of_one_item_is_one_conditional_put_refused_as_that_item_says(
+    kind: str,
+    refused: type[Exception],
+    what: str,
+    failure: Exception,
+    raised: type[Exception] | None,
+    message: str,
 ) -> None:
-    plan = marker_only_plan()
+    """A refused marker is "already applied"; a refused new message a concurrent change (the re-read
+    tells whose); anything else is retryable and says which put failed."""
+    plan, expected = single_item(kind)
     client = ScriptedClient(failure)
 
-    with pytest.raises(raised) as error:
+    with pytest.raises(raised or refused) as error:
         DomainStore(client, TABLE).apply(plan, EMPTY, NOW_MS)
 
-    assert str(error.value) == message
+    assert str(error.value) == message.format(what=what)
     [(name, call)] = client.calls
     assert (name, call["TableName"], call["ConditionExpression"]) == ("put_item", TABLE, "attribute_not_exists(pk)")
-    assert call["Item"]["pk"] == {"S": effect_marker_pk(plan.dedupe_key)}
-    # Which event it marks and when, kept longer than the events table keeps the event.
-    assert call["Item"]["dedupeKey"] == {"S": plan.dedupe_key}
-    assert call["Item"]["appliedAt"] == {"N": str(NOW_MS)}
-    assert call["Item"]["expiresAt"] == {"N": str(NOW_MS // 1000 + MARKER_RETENTION_S)}
+    assert {attribute: call["Item"].get(attribute) for attribute in expected} == expected
 
 
 @pytest.mark.parametrize(

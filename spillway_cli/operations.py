@@ -21,7 +21,7 @@ from spillway_cli.status import target_store
 from spillway_cli.target import Target, TargetError
 from spillway_core.domain import FOLLOW_UP_SK, UnsupportedEvent, plan_effect
 from spillway_core.domain_store import DomainStore, to_python
-from spillway_core.event_store import EventFilter, EventStore, EventSummary, decode_raw_body, stored_normalised_json
+from spillway_core.event_store import EventFilter, EventStore, EventSummary, stored_body
 from spillway_core.lanes import LANE_OF_TYPE, Lane, lane_of
 from spillway_core.lifecycle import sweep_shard
 from spillway_core.payloads import STORED_EVENT
@@ -160,12 +160,16 @@ def inspect(target: Target, dedupe_key: str, show_raw: bool = False) -> dict[str
     if item is None:
         return None
     deserializer = TypeDeserializer()
-    body = {A.BODY_ZLIB, A.NORMALISED, A.RAW, A.RAW_ZLIB}
-    view: dict[str, Any] = {k: deserializer.deserialize(v) for k, v in item.items() if k not in body}
-    if not body & item.keys():  # the record's retention ran out before its lifecycle item's
+    view: dict[str, Any] = {
+        k: deserializer.deserialize(v)
+        for k, v in item.items()
+        if k not in {A.BODY_ZLIB, A.NORMALISED, A.RAW, A.RAW_ZLIB}
+    }
+    body = stored_body(item)
+    if body is None:  # the record's retention ran out before its lifecycle item's
         return view
-    view[A.NORMALISED] = json.loads(stored_normalised_json(item))
-    raw = decode_raw_body(item)
+    normalised, raw = body
+    view[A.NORMALISED] = json.loads(normalised)
     view["rawBytes"] = len(raw) if raw is not None else None
     if show_raw and raw is not None:
         view["raw"] = json.loads(raw)

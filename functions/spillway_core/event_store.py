@@ -254,8 +254,9 @@ def body_attributes(normalised_json: str, raw_body: bytes, room_bytes: int = BOD
     return {A.BODY_ZLIB: {"B": zlib.compress(normalised, 6)}, A.RAW_TRIMMED: {"BOOL": True}}
 
 
-def _stored_body(item: dict[str, Any]) -> tuple[str, bytes | None] | None:
-    """The record's normalised event JSON and raw body (None when trimmed), in either layout."""
+def stored_body(item: dict[str, Any]) -> tuple[str, bytes | None] | None:
+    """An event record's normalised event JSON and raw body (None when trimmed), in either layout;
+    None when the item holds no body (not a record, or one whose retention ran out)."""
     if A.BODY_ZLIB in item:
         body = zlib.decompress(_binary(item[A.BODY_ZLIB]))
         normalised, separator, raw = body.partition(_BODY_SEPARATOR)
@@ -278,7 +279,7 @@ def _binary(value: dict[str, Any]) -> bytes:
 
 def stored_normalised_json(item: dict[str, Any]) -> str:
     """An event record's normalised event, as JSON (KeyError if the item has none)."""
-    body = _stored_body(item)
+    body = stored_body(item)
     if body is None:
         raise KeyError(A.BODY_ZLIB)
     return body[0]
@@ -301,7 +302,7 @@ def item_bytes(item: dict[str, Any]) -> int:
 
 def decode_raw_body(item: dict[str, Any]) -> bytes | None:
     """An event record's raw body as received; None when it was too large to keep (or expired)."""
-    body = _stored_body(item)
+    body = stored_body(item)
     return body[1] if body else None
 
 

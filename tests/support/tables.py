@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench.tables import DOMAIN_TABLE, DOMAIN_TABLE_NAME, EVENTS_TABLE, EVENTS_TABLE_NAME, create_tables
-from spillway_core.event_store import EventStore, body_attributes, decode_raw_body, event_views, stored_normalised_json
+from spillway_core.event_store import EventStore, body_attributes, event_views, stored_body
 
 __all__ = ["DOMAIN_TABLE", "DOMAIN_TABLE_NAME", "EVENTS_TABLE", "EVENTS_TABLE_NAME", "create_tables"]
 
@@ -64,11 +64,14 @@ def replace_normalised(dynamodb: Any, key: str, document: str, table: str = EVEN
     """Replaces the normalised event stored in ``key``'s event record (its raw body kept), as a test
     that plants a poison event or its fix needs; returns the one it replaced."""
     record = dynamodb.get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)["Item"]
-    body = body_attributes(document, decode_raw_body(record) or b"")
+    stored = stored_body(record)
+    assert stored is not None
+    normalised, raw = stored
+    assert raw is not None, "a record whose raw body was kept"
     dynamodb.update_item(
         TableName=table,
         Key={"pk": {"S": key}},
-        UpdateExpression="SET bodyZlib = :body REMOVE rawTrimmed",
-        ExpressionAttributeValues={":body": body["bodyZlib"]},
+        UpdateExpression="SET bodyZlib = :body",
+        ExpressionAttributeValues={":body": body_attributes(document, raw)["bodyZlib"]},
     )
-    return stored_normalised_json(record)
+    return normalised
